@@ -1,0 +1,5 @@
+import sys
+
+from tcpmodel.cli import main
+
+sys.exit(main())

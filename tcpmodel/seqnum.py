@@ -1,0 +1,65 @@
+"""Sequence-number arithmetic: the one place that compares or moves 32-bit sequence numbers.
+
+RFC 9293 §3.4: "all arithmetic dealing with sequence numbers must be performed modulo 2**32".
+The comparison follows RFC 1982 §3.2 (serial number arithmetic with SERIAL_BITS = 32):
+
+    s1 < s2  iff  (s1 < s2 and s2 - s1 < 2**31) or (s1 > s2 and s1 - s2 > 2**31)
+
+so two numbers exactly 2**31 apart are incomparable (neither is less than the other).
+
+Every other module either calls these functions or, in the expression compiler, inlines the
+Python source templates defined here (``INLINE``), so the definitions exist once in Python.
+The Z3 module restates the same definitions on 32-bit bit-vectors and proves them equivalent.
+"""
+
+MODULUS = 1 << 32
+MASK = MODULUS - 1
+HALF = 1 << 31
+
+
+def seq_add(a: int, n: int) -> int:
+    """a + n in sequence space (n may be negative)."""
+    return (a + n) & MASK
+
+
+def seq_diff(a: int, b: int) -> int:
+    """The signed distance a - b, in [-2**31, 2**31)."""
+    return ((a - b + HALF) & MASK) - HALF
+
+
+def seq_lt(a: int, b: int) -> bool:
+    """a < b in sequence space (RFC 1982 §3.2); false at distance exactly 2**31."""
+    return a != b and ((b - a) & MASK) < HALF
+
+
+def seq_le(a: int, b: int) -> bool:
+    return a == b or seq_lt(a, b)
+
+
+def seq_gt(a: int, b: int) -> bool:
+    return seq_lt(b, a)
+
+
+def seq_ge(a: int, b: int) -> bool:
+    return a == b or seq_lt(b, a)
+
+
+def in_window(x: int, left: int, size: int) -> bool:
+    """left =< x < left + size in sequence space (RFC 9293 §3.4's window tests); size < 2**31."""
+    return ((x - left) & MASK) < size
+
+
+# Python source templates used by the expression compiler; {0}, {1}, {2} are operand sources.
+INLINE = {
+    "seq_add": "(({0} + {1}) & 4294967295)",
+    "seq_sub": "(({0} - {1}) & 4294967295)",
+    "seq_diff": "((({0} - {1} + 2147483648) & 4294967295) - 2147483648)",
+    "seq_lt": "_seq_lt({0}, {1})",
+    "seq_le": "_seq_le({0}, {1})",
+    "seq_gt": "_seq_lt({1}, {0})",
+    "seq_ge": "_seq_le({1}, {0})",
+    "in_window": "((({0} - {1}) & 4294967295) < {2})",
+}
+
+# The helpers the generated code may call (and nothing else: generated code has no builtins).
+RUNTIME = {"_seq_lt": seq_lt, "_seq_le": seq_le}

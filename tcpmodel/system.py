@@ -1,0 +1,301 @@
+"""The composed system: two endpoints, a network of two bounded channels, and the environment.
+
+A system state is a tuple ``(endpoints, channels, ghost)``:
+
+- ``endpoints[i] = (tcb, user, timers)``. ``tcb`` is the spec's TCB (see ``codegen``);
+  ``user = (opens, sent, closed)`` is the user's script: how many times it has opened, whether it
+  has called SEND in this incarnation, and 0 / CLOSED_BY_CLOSE / CLOSED_BY_ABORT. In each
+  incarnation a user calls SEND at most once (before CLOSE), CLOSE at most once, and ABORT at
+  most once, before or after CLOSE (RFC 9293 §3.10.5 allows ABORT in every state: it is how a user
+  gives up on a peer that has vanished). ``timers`` holds a
+  countdown per spec timer in the timed mode (-1 when the timer is not running), else ``()``.
+- ``channels[0]`` carries A to B, ``channels[1]`` B to A: tuples of segments
+  ``(flags, seq, ack, data, window, gen, cause, age)``. ``gen`` is the sender's incarnation number
+  and ``cause`` the kind of event that produced the segment (``CAUSE_*``): ghost fields that no
+  rule can read (old duplicates are told apart only by their numbers, as in a real network) but
+  that properties use to say which incarnation a byte or a reset came from. With reordering a
+  channel is a sorted multiset, else a FIFO queue.
+- ``ghost``: the observer's state (``properties``), carried so that properties over histories
+  become properties of states.
+
+Transitions are labelled tuples (see ``Label``) so a counterexample can be replayed and explained.
+In the untimed mode a running timer fires according to its ``untimed`` mark: "any" at any time;
+"quiet" only while the network is empty (the retransmission timeout is longer than any round
+trip; the scenario's ``premature_timeouts`` turns this into "any"); "drained" (TIME-WAIT) only once
+the network is empty and the peer has no retransmission pending: the untimed reading of "2·MSL
+has passed". The timed mode has a ``tick``
+that ages segments (a segment dies when its age reaches MSL) and counts timers down; a timer fires
+when its countdown reaches zero, and time does not pass while one is due.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcpmodel.codegen import CompiledSpec, evaluate_constant
+from tcpmodel.errors import SpecError
+from tcpmodel.scenario import ENDPOINTS, Scenario
+from tcpmodel.seqnum import MASK
+from tcpmodel.spec import FLAG_BITS, SEGMENT, Spec
+
+CLOSED_BY_CLOSE, CLOSED_BY_ABORT = 1, 2
+CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3
+GEN, CAUSE, AGE = 5, 6, 7
+
+
+@dataclass(frozen=True)
+class Label:
+    """What a transition did. ``actor`` is an endpoint index (or the channel index for network
+    steps); ``rule`` indexes ``Spec.rules``; ``segment`` is the segment received, lost or duplicated."""
+
+    kind: str  # call, segment, timer, lose, duplicate, tick
+    actor: int = -1
+    event: str = ""
+    rule: int = -1
+    segment: tuple | None = None
+    sent: tuple = ()
+
+
+def flag_names(flags: int) -> str:
+    return ",".join(n for n in ("SYN", "FIN", "RST", "ACK") if flags & FLAG_BITS[n]) or "none"
+
+
+class System:
+    """The transition system of a spec under a scenario, with an optional observer."""
+
+    def __init__(self, spec: Spec, scenario: Scenario, observer=None):
+        self.spec = spec
+        self.scenario = scenario
+        window = spec.constants.get("RCV.WND", 0)
+        self.compiled = CompiledSpec(spec, scenario.options, window)
+        self.observer = observer
+        values = {"MSL": scenario.msl, "RTO": scenario.rto, **spec.constants}
+        self.durations = tuple(evaluate_constant(t.duration, values) for t in spec.timers)
+        self.timer_events = tuple(f"{t.name} TIMEOUT" for t in spec.timers)
+        untimed = tuple("any" if t.untimed == "quiet" and scenario.premature_timeouts else t.untimed for t in spec.timers)
+        self.untimed = untimed
+        self.initial_index = self.compiled.state_index[spec.initial]
+        self.no_tcb = frozenset(self.compiled.state_index[s] for s in spec.no_tcb)
+        self.open_events = tuple(
+            {"active": ("CONNECT",), "passive": ("LISTEN",), "either": ("CONNECT", "LISTEN")}[r] for r in scenario.roles
+        )
+        self._memo: dict = {}
+
+    # ------------------------------------------------------------ states
+
+    def initial_states(self) -> list[tuple]:
+        timers = tuple(-1 for _ in self.spec.timers) if self.scenario.timed else ()
+        endpoint = (self.compiled.initial_tcb(), (0, False, 0), timers)
+        ghost = self.observer.initial_ghost(self) if self.observer else ()
+        return [((endpoint, endpoint), ((), ()), ghost)]
+
+    def is_quiet(self, state: tuple) -> bool:
+        """A quiet final state: both users done, both endpoints without a TCB, nothing in flight."""
+        endpoints, channels, _ = state
+        return not channels[0] and not channels[1] and all(
+            ep[0][0] == self.initial_index and ep[1][0] == self.scenario.incarnations for ep in endpoints
+        )
+
+    def isn(self, i: int, opens: int) -> int:
+        return (self.scenario.isn[i] + self.scenario.isn_stride * max(opens - 1, 0)) & MASK
+
+    # ------------------------------------------------------------ endpoint steps (memoised)
+
+    def step(self, tcb: tuple, event: str, segment: tuple | None, env: tuple):
+        """The rule that fires for ``event`` in ``tcb``: (rule, new tcb, sends, restarts) or None."""
+        key = (tcb, event, segment[:5] if segment else None, env)
+        hit = self._memo.get(key)
+        if hit is None:
+            fn = self.compiled.dispatch.get((tcb[0], event))
+            hit = fn(tcb, segment, env) if fn else False
+            if hit and any(seg[3] < 0 for seg in hit[2]):
+                rule = self.spec.rules[hit[0]]
+                raise SpecError(f"rule sends a segment with a negative data length in state {self.spec.states[tcb[0]]}", where=rule.where, rule=rule.name, field="send")
+            self._memo[key] = hit
+        return hit or None
+
+    def _no_rule(self, tcb: tuple, event: str, segment: tuple | None) -> SpecError:
+        state = self.spec.states[tcb[0]]
+        what = f"segment <{flag_names(segment[0])} SEQ={segment[1]} ACK={segment[2]} DATA={segment[3]}>" if segment else event
+        return SpecError(
+            f"no rule handles {what} in state {state}: add a rule (or an explicit drop rule) for it",
+            where=str(self.spec.path),
+        )
+
+    # ------------------------------------------------------------ successors
+
+    def successors(self, state: tuple):
+        """Yield (Label, next state) for every transition enabled in ``state``."""
+        endpoints, channels, ghost = state
+        scenario = self.scenario
+        observer = self.observer
+        for i in (0, 1):
+            for label, core in self._endpoint_moves(i, endpoints, channels):
+                yield label, (core[0], core[1], observer.advance(ghost, state, label, core) if observer else ghost)
+        for c in (0, 1):
+            channel = channels[c]
+            if not channel:
+                continue
+            seen = set()
+            positions = range(len(channel)) if scenario.reordering else (0,)
+            for pos in positions:
+                seg = channel[pos]
+                if seg in seen:
+                    continue
+                seen.add(seg)
+                rest = channel[:pos] + channel[pos + 1:]
+                receiver = 1 - c
+                yield from self._deliver(state, receiver, seg, rest)
+            seen = set()
+            for pos, seg in enumerate(channel):
+                if seg in seen:
+                    continue
+                seen.add(seg)
+                rest = channel[:pos] + channel[pos + 1:]
+                new_channels = (rest, channels[1]) if c == 0 else (channels[0], rest)
+                if scenario.loss:
+                    label = Label("lose", c, segment=seg)
+                    core = (endpoints, new_channels)
+                    yield label, (endpoints, new_channels, observer.advance(ghost, state, label, core) if observer else ghost)
+                if scenario.duplication and len(channel) < scenario.capacity:
+                    grown = self._put(channel, (seg,))
+                    dup_channels = (grown, channels[1]) if c == 0 else (channels[0], grown)
+                    label = Label("duplicate", c, segment=seg)
+                    core = (endpoints, dup_channels)
+                    yield label, (endpoints, dup_channels, observer.advance(ghost, state, label, core) if observer else ghost)
+        if scenario.timed:
+            tick = self._tick(endpoints, channels)
+            if tick is not None:
+                label = Label("tick")
+                yield label, (tick[0], tick[1], observer.advance(ghost, state, label, tick) if observer else ghost)
+
+    def _deliver(self, state, receiver: int, seg: tuple, rest: tuple):
+        endpoints, channels, ghost = state
+        tcb, user, timers = endpoints[receiver]
+        env = (self.isn(receiver, user[0]), self.scenario.data)
+        hit = self.step(tcb, SEGMENT, seg, env)
+        if hit is None:
+            raise self._no_rule(tcb, SEGMENT, seg)
+        rule, new_tcb, sends, restarts = hit
+        channels = (rest, channels[1]) if receiver == 1 else (channels[0], rest)
+        core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts, CAUSE_SEGMENT, None)
+        label = Label("segment", receiver, SEGMENT, rule, seg, sends)
+        yield label, (core[0], core[1], self.observer.advance(ghost, state, label, core) if self.observer else ghost)
+
+    def _endpoint_moves(self, i: int, endpoints, channels):
+        tcb, user, timers = endpoints[i]
+        opens, sent, closed = user
+        scenario = self.scenario
+        state_index = tcb[0]
+        moves = []
+        if state_index == self.initial_index and opens < scenario.incarnations and (
+            not scenario.quiet_time or not channels[i]
+        ):
+            for event in self.open_events[i]:
+                moves.append((event, (opens + 1, False, 0), CAUSE_CALL))
+        elif opens:
+            if not sent and not closed and scenario.data and self.compiled.handles(state_index, "SEND"):
+                moves.append(("SEND", (opens, True, closed), CAUSE_CALL))
+            if not closed and self.compiled.handles(state_index, "CLOSE"):
+                moves.append(("CLOSE", (opens, sent, CLOSED_BY_CLOSE), CAUSE_CALL))
+            if closed != CLOSED_BY_ABORT and scenario.abort and self.compiled.handles(state_index, "ABORT"):
+                moves.append(("ABORT", (opens, sent, CLOSED_BY_ABORT), CAUSE_ABORT))
+        for event, new_user, cause in moves:
+            env = (self.isn(i, new_user[0]), scenario.data)
+            hit = self.step(tcb, event, None, env)
+            if hit is None:
+                continue  # the spec's guards refuse this call here: the user gets an error, nothing changes
+            rule, new_tcb, sends, restarts = hit
+            core = self._apply(endpoints, channels, i, new_tcb, new_user, timers, sends, restarts, cause, None)
+            yield Label("call", i, event, rule, None, sends), core
+        for k, event in enumerate(self.timer_events):
+            if not self._timer_due(i, k, tcb, timers, endpoints, channels):
+                continue
+            env = (self.isn(i, opens), scenario.data)
+            hit = self.step(tcb, event, None, env)
+            if hit is None:
+                raise self._no_rule(tcb, event, None)
+            rule, new_tcb, sends, restarts = hit
+            if sends and len(channels[i]) >= scenario.capacity:
+                continue  # the retransmission waits until its queue has room
+            core = self._apply(endpoints, channels, i, new_tcb, user, timers, sends, restarts + (self.spec.timers[k].name,), CAUSE_TIMER, k)
+            yield Label("timer", i, event, rule, None, sends), core
+
+    def _timer_due(self, i, k, tcb, timers, endpoints, channels) -> bool:
+        if not self.compiled.timer_running[k](tcb):
+            return False
+        if self.scenario.timed:
+            return timers[k] == 0
+        mode = self.untimed[k]
+        if mode == "any":
+            return True
+        if channels[0] or channels[1]:
+            return False
+        if mode == "quiet":
+            return True
+        peer = endpoints[1 - i][0]  # drained: and the peer has no retransmission pending
+        return not any(run(peer) for j, run in enumerate(self.compiled.timer_running) if self.untimed[j] != "drained")
+
+    def _apply(self, endpoints, channels, i, new_tcb, user, timers, sends, restarts, cause, fired):
+        gen = user[0]
+        if sends:
+            out = tuple(s + (gen, cause, 0) for s in sends)
+            channel = self._put(channels[i], out)
+            channels = (channel, channels[1]) if i == 0 else (channels[0], channel)
+        if self.scenario.timed:
+            timers = self._retime(timers, new_tcb, restarts)
+        endpoint = (new_tcb, user, timers)
+        endpoints = (endpoint, endpoints[1]) if i == 0 else (endpoints[0], endpoint)
+        return endpoints, channels
+
+    def _put(self, channel: tuple, segments: tuple) -> tuple:
+        room = self.scenario.capacity - len(channel)
+        if room <= 0:
+            return channel
+        channel = channel + segments[:room]  # a full queue drops the rest
+        return tuple(sorted(channel)) if self.scenario.reordering else channel
+
+    # ------------------------------------------------------------ time
+
+    def _retime(self, timers: tuple, tcb: tuple, restarts: tuple) -> tuple:
+        out = []
+        for k, timer in enumerate(self.spec.timers):
+            if not self.compiled.timer_running[k](tcb):
+                out.append(-1)
+            elif timers[k] < 0 or timer.name in restarts:
+                out.append(self.durations[k])
+            else:
+                out.append(timers[k])
+        return tuple(out)
+
+    def _tick(self, endpoints, channels):
+        counting = False
+        for ep in endpoints:
+            for countdown in ep[2]:
+                if countdown == 0:
+                    return None  # a due timer fires before time passes
+                if countdown > 0:
+                    counting = True
+        if not counting and not channels[0] and not channels[1]:
+            return None
+        msl = self.scenario.msl
+        new_endpoints = tuple((tcb, user, tuple(c - 1 if c > 0 else c for c in timers)) for tcb, user, timers in endpoints)
+        new_channels = tuple(
+            self._aged(channel, msl) for channel in channels
+        )
+        return new_endpoints, new_channels
+
+    def _aged(self, channel: tuple, msl: int) -> tuple:
+        aged = tuple(seg[:AGE] + (seg[AGE] + 1,) for seg in channel if seg[AGE] + 1 < msl)
+        return tuple(sorted(aged)) if self.scenario.reordering else aged
+
+    # ------------------------------------------------------------ views
+
+    def endpoint_name(self, i: int) -> str:
+        return ENDPOINTS[i]
+
+    def state_name(self, tcb: tuple) -> str:
+        return self.spec.states[tcb[0]]
+
+    def variables(self, tcb: tuple) -> dict:
+        return {v.name: tcb[k + 1] for k, v in enumerate(self.spec.variables)}
