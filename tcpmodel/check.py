@@ -77,7 +77,7 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
     def on_transition(k, label, j, state, nxt):
         if label.rule >= 0:
             counts[label.rule] += 1
-        checker.on_transition(k, label, j, state, nxt)
+            checker.on_transition(k, label, j, state, nxt)
 
     exploration = explore(system, bounds, on_state, on_transition, progress)
     results = []

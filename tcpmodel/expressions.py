@@ -38,6 +38,9 @@ FUNCTIONS = {
 }
 
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+MAX_TOKENS = 400  # an expression longer than this is refused (and deep recursion with it)
+MAX_NESTING = 48  # parentheses, calls and prefix operators nested deeper than this are refused
+MAX_DIGITS = 20
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class Scope:
 # ---------------------------------------------------------------- tokenizer
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>0x[0-9a-fA-F]+|\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_.]*)"
+    r"\s*(?:(?P<num>0x[0-9a-fA-F]+|[1-9][0-9]*|0(?![0-9]))|(?P<name>[A-Za-z_][A-Za-z0-9_.]*)"
     r"|(?P<op>==|!=|<=|>=|[<>+\-*(),'=]))"
 )
 
@@ -92,8 +95,12 @@ def _tokenize(text: str, states: tuple[str, ...]) -> list[tuple[str, str, int]]:
         if not m or m.end() == pos:
             raise InputError(f"unexpected character {text[pos]!r} at column {pos + 1} in {text!r}")
         kind = m.lastgroup
+        if kind == "num" and len(m.group(kind)) > MAX_DIGITS:
+            raise InputError(f"number too long at column {m.start(kind) + 1} in {text[:40]!r}...")
         tokens.append((kind, m.group(kind), m.start(kind)))
         pos = m.end()
+        if len(tokens) > MAX_TOKENS:
+            raise InputError(f"expression longer than {MAX_TOKENS} tokens; split it into [definitions]")
     tokens.append(("end", "", len(text)))
     return tokens
 
@@ -110,6 +117,12 @@ class _Parser:
         self.text, self.scope, self.allow_primes = text, scope, allow_primes
         self.tokens = _tokenize(text, scope.states)
         self.i = 0
+        self.depth = 0
+
+    def nest(self, pos: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"expression nested more than {MAX_NESTING} deep", pos)
 
     def peek(self, value: str | None = None) -> bool:
         tok = self.tokens[self.i]
@@ -152,8 +165,10 @@ class _Parser:
 
     def negation(self) -> Node:
         if self.peek("not"):
-            self.take()
-            return Node("not", args=(self.negation(),))
+            self.nest(self.take()[2])
+            node = Node("not", args=(self.negation(),))
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -179,8 +194,10 @@ class _Parser:
 
     def unary(self) -> Node:
         if self.peek("-"):
-            self.take()
-            return Node("neg", args=(self.unary(),))
+            self.nest(self.take()[2])
+            node = Node("neg", args=(self.unary(),))
+            self.depth -= 1
+            return node
         return self.atom()
 
     def atom(self) -> Node:
@@ -190,8 +207,10 @@ class _Parser:
         if kind == "state":
             return Node("state", text)
         if kind == "op" and text == "(":
+            self.nest(pos)
             node = self.disjunction()
             self.expect(")")
+            self.depth -= 1
             return node
         if kind == "name":
             if text in ("true", "false"):
@@ -212,11 +231,13 @@ class _Parser:
         if name not in FUNCTIONS:
             raise self.error(f'unknown function "{name}"{did_you_mean(name, FUNCTIONS)}', pos)
         self.expect("(")
+        self.nest(pos)
         args = [self.disjunction()]
         while self.peek(","):
             self.take()
             args.append(self.disjunction())
         self.expect(")")
+        self.depth -= 1
         return Node("call", name, tuple(args))
 
 

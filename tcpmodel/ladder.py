@@ -100,9 +100,14 @@ def number(value: float) -> str:
 
 
 def segment_label(segment: dict) -> str:
-    """``SYN,ACK SEQ=1000 ACK=4294967295``, with `` LEN=n`` when the segment carries data."""
-    text = f"{segment.get('flags', '')} SEQ={segment.get('seq')} ACK={segment.get('ack')}"
-    return text + (f" LEN={segment['len']}" if segment.get("len") else "")
+    """``SYN,ACK SEQ=1000 ACK=4294967295``: ACK= only when the ACK flag is set, LEN= only with data."""
+    flags = segment.get("flags", "")
+    text = f"{flags} SEQ={segment.get('seq')}"
+    if "ACK" in flags.split(","):
+        text += f" ACK={segment.get('ack')}"
+    if segment.get("len"):
+        text += f" LEN={segment['len']}"
+    return text
 
 
 def segment_key(segment: dict) -> tuple:

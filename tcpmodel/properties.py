@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tcpmodel.seqnum import seq_diff, seq_le
+from tcpmodel.seqnum import seq_diff, seq_le, seq_lt
 from tcpmodel.spec import FLAG_BITS
 from tcpmodel.system import CLOSED_BY_CLOSE, GEN, Label, System
 
@@ -74,6 +74,8 @@ class Property:
 PROPERTIES = (
     Property("handshake_agreement", "invariant", "RFC 9293 §3.5",
              "when both endpoints are ESTABLISHED, each one's IRS is the other's ISS: they agree on both initial sequence numbers"),
+    Property("syn_acknowledged", "transition", "RFC 9293 §3.5",
+             "an endpoint becomes ESTABLISHED only on a segment from the peer incarnation it synchronized with that acknowledges its own SYN"),
     Property("ack_flag", "transition", "RFC 9293 §3.4, §3.10.7",
              "every segment carries ACK except an initial SYN (from CLOSED or SYN-SENT) and resets"),
     Property("stream_integrity", "transition", "RFC 9293 §3.1, §3.10.7.4 (seventh step)",
@@ -131,8 +133,8 @@ class Observer:
         peer_gen, passive, delivered, ended = ghost[i]
         pre, post = state[0][i][0], core[0][i][0]
         if post[0] in self.system.no_tcb:  # the TCB is deleted (or never existed)
-            if pre[0] in self.orderly_ends and (
-                label.event == "TIME-WAIT TIMEOUT" or (label.kind == "segment" and not label.segment[0] & RST)
+            if pre[0] in self.orderly_ends and not any(seg[0] & RST for seg in label.sent) and (
+                label.event == "TIME-WAIT TIMEOUT" or (label.kind == "segment" and not label.segment[0] & (RST | SYN))
             ):
                 ended = state[0][i][1][0]
             elif pre[0] not in self.system.no_tcb:
@@ -183,6 +185,7 @@ class Checker:
         self.established = n("ESTABLISHED") if "ESTABLISHED" in spec.states else -1
         self.time_wait = n("TIME-WAIT") if "TIME-WAIT" in spec.states else -1
         self.after_both_fins = frozenset(n(s) for s in CLOSING_AFTER_BOTH_FINS if s in spec.states)
+        self.open_established = frozenset(n(s) for s in ("ESTABLISHED", "CLOSE-WAIT") if s in spec.states)
         self.edges = frozenset((n(a), n(b)) for a, b in DIAGRAM_EDGES if a in spec.states and b in spec.states)
         self.violations: dict[str, tuple] = {}  # name -> ("state", k) or ("transition", k, label, j)
 
@@ -198,8 +201,7 @@ class Checker:
                 self.violations["handshake_agreement"] = ("state", k)
 
     def on_transition(self, k: int, label: Label, j: int, state: tuple, nxt: tuple) -> None:
-        if label.kind not in ("call", "segment", "timer"):
-            return
+        """Check one endpoint step (network steps change no endpoint and are not passed here)."""
         i = label.actor
         pre, post = state[0][i][0], nxt[0][i][0]
         for name in self._violated(i, label, pre, post, state, nxt):
@@ -224,6 +226,8 @@ class Checker:
                     yield "ack_of_sent_data"
         if label.kind == "segment":
             seg = label.segment
+            if post[0] in self.open_established and pre[0] not in self.open_established and not self._acknowledges_syn(i, pre, seg, nxt):
+                yield "syn_acknowledged"
             if seg[0] & RST and pre[0] in self.after_both_fins and post[0] in self.system.no_tcb:
                 peer_ended = state[2][1 - i][3]
                 if peer_ended and peer_ended == state[2][i][0]:
@@ -231,6 +235,10 @@ class Checker:
             if pre[0] not in self.observer.unsynchronized and post[0] not in self.system.no_tcb:
                 if not self._stream_ok(i, pre, post, seg, state):
                     yield "stream_integrity"
+
+    def _acknowledges_syn(self, i, pre, seg, nxt) -> bool:
+        iss = pre[self.var["ISS"]]
+        return bool(seg[0] & ACK) and seq_lt(iss, seg[2]) and seg[GEN] == nxt[2][i][0]
 
     def _stream_ok(self, i, pre, post, seg, state) -> bool:
         rcv_nxt = self.var["RCV.NXT"]

@@ -141,7 +141,10 @@ def _build(raw: RawSpec) -> Spec:
         raise SpecError(f'state "{dup}" is listed twice', where=where)
     states = tuple(states)
     initial = _state(spec_table.get("initial", states[0]), states, where, "", "initial")
-    no_tcb = tuple(_state(s, states, where, "", "no_tcb") for s in spec_table.get("no_tcb", [initial]))
+    no_tcb_list = spec_table.get("no_tcb", [initial])
+    if not isinstance(no_tcb_list, list):
+        raise SpecError("[spec] no_tcb must be a list of state names", where=where)
+    no_tcb = tuple(_state(s, states, where, "", "no_tcb") for s in no_tcb_list)
 
     variables = _variables(raw)
     constants = _constants(raw)

@@ -116,12 +116,14 @@ def read_spec_file(path: str | Path, _seen: tuple = ()) -> RawSpec:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError("no such spec file", where=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SpecError(f"cannot read the spec file: {exc}", where=str(path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(path, exc) from None
+    except RecursionError:
+        raise SpecError("TOML nested too deeply", where=str(path)) from None
     index = LineIndex.scan(text)
     for key in data:
         if key not in KNOWN_TOP:
@@ -158,11 +160,16 @@ def read_spec_file(path: str | Path, _seen: tuple = ()) -> RawSpec:
         return own
     if not isinstance(base_name, str):
         raise SpecError("extends must be a file name", where=f"{path}:{index.line('spec', None, 'extends')}")
-    base_path = (path.parent / base_name).resolve()
+    extends_at = f"{path}:{index.line('spec', None, 'extends')}"
+    try:
+        base_path = (path.parent / base_name).resolve()
+        exists = base_path.is_file()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise SpecError(f"extends names {base_name[:60]!r}, which cannot be opened ({exc})", where=extends_at) from None
     if base_path in _seen or base_path == path.resolve():
-        raise SpecError(f"extends forms a cycle through {base_name}", where=f"{path}:{index.line('spec', None, 'extends')}")
-    if not base_path.exists():
-        raise SpecError(f"extends names {base_name!r}, which does not exist", where=f"{path}:{index.line('spec', None, 'extends')}")
+        raise SpecError(f"extends forms a cycle through {base_name}", where=extends_at)
+    if not exists:
+        raise SpecError(f"extends names {base_name!r}, which does not exist", where=extends_at)
     base = read_spec_file(base_path, _seen + (path.resolve(),))
     return _overlay(base, own)
 

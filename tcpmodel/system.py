@@ -16,7 +16,7 @@ A system state is a tuple ``(endpoints, channels, ghost)``:
   that properties use to say which incarnation a byte or a reset came from. With reordering a
   channel is a sorted multiset, else a FIFO queue.
 - ``ghost``: the observer's state (``properties``), carried so that properties over histories
-  become properties of states.
+  become properties of states. Only endpoint steps change it; network steps and ticks do not.
 
 Transitions are labelled tuples (see ``Label``) so a counterexample can be replayed and explained.
 In the untimed mode a running timer fires according to its ``untimed`` mark: "any" at any time;
@@ -30,7 +30,7 @@ when its countdown reaches zero, and time does not pass while one is due.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tcpmodel.codegen import CompiledSpec, evaluate_constant
 from tcpmodel.errors import SpecError
@@ -43,8 +43,7 @@ CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3
 GEN, CAUSE, AGE = 5, 6, 7
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     """What a transition did. ``actor`` is an endpoint index (or the channel index for network
     steps); ``rule`` indexes ``Spec.rules``; ``segment`` is the segment received, lost or duplicated."""
 
@@ -154,20 +153,15 @@ class System:
                 rest = channel[:pos] + channel[pos + 1:]
                 new_channels = (rest, channels[1]) if c == 0 else (channels[0], rest)
                 if scenario.loss:
-                    label = Label("lose", c, segment=seg)
-                    core = (endpoints, new_channels)
-                    yield label, (endpoints, new_channels, observer.advance(ghost, state, label, core) if observer else ghost)
+                    yield Label("lose", c, segment=seg), (endpoints, new_channels, ghost)
                 if scenario.duplication and len(channel) < scenario.capacity:
                     grown = self._put(channel, (seg,))
                     dup_channels = (grown, channels[1]) if c == 0 else (channels[0], grown)
-                    label = Label("duplicate", c, segment=seg)
-                    core = (endpoints, dup_channels)
-                    yield label, (endpoints, dup_channels, observer.advance(ghost, state, label, core) if observer else ghost)
+                    yield Label("duplicate", c, segment=seg), (endpoints, dup_channels, ghost)
         if scenario.timed:
             tick = self._tick(endpoints, channels)
             if tick is not None:
-                label = Label("tick")
-                yield label, (tick[0], tick[1], observer.advance(ghost, state, label, tick) if observer else ghost)
+                yield Label("tick"), (tick[0], tick[1], ghost)
 
     def _deliver(self, state, receiver: int, seg: tuple, rest: tuple):
         endpoints, channels, ghost = state

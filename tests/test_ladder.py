@@ -78,7 +78,7 @@ def test_handshake_labels_states_and_notes():
     root = parse(render_ladder(HEADER, handshake()))
     labels = texts(root)
     assert "SYN,ACK SEQ=1000 ACK=1" in labels
-    assert "SYN SEQ=0 ACK=0" in labels
+    assert "SYN SEQ=0" in labels and not any(t.startswith("SYN SEQ=0 ACK") for t in labels)  # no ACK field without the flag
     assert not any("LEN=" in t for t in labels)
     states = [e.text for e in with_class(root, "text", "state")]
     assert states[:2] == ["CLOSED", "LISTEN"]  # initial states at the top

@@ -1,0 +1,209 @@
+"""The ``tcpmodel`` command: the only module that prints or exits.
+
+Exit codes: 0 every property holds (or conforms), 1 a violation (or deviation), 2 bad input
+(spec, trace, flags), 3 incomplete (a bound was hit or the run was interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tcpmodel import __version__
+from tcpmodel.errors import InputError
+
+EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+DESCRIPTION = """\
+tcpmodel: a model checker and test oracle for TCP connection management (RFC 9293).
+
+A spec (specs/rfc9293.toml) lists TCP's states, variables and rules, each rule citing the RFC
+section it implements. `tcpmodel check` compiles it into a system of two endpoints joined by a
+network that may lose, duplicate and reorder segments, explores every reachable state, and checks
+the properties of RFC 9293: agreement on initial sequence numbers, an intact byte stream, the state
+diagram, TIME-WAIT, graceful close, no deadlock and no livelock. A violation is printed as the
+shortest run that shows it and written as a JSON-lines trace and an SVG ladder diagram.
+"""
+
+CHECK_EPILOG = """\
+examples:
+  tcpmodel check specs/rfc9293.toml                      the default scenario (see README)
+  tcpmodel check specs/rfc9293.toml --incarnations 1 --no-abort --json
+  tcpmodel check specs/variants/no_time_wait.toml        a variant: prints a counterexample
+  tcpmodel check specs/rfc9293.toml --enable rfc5961     with RFC 5961 challenge ACKs
+
+exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise InputError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="tcpmodel", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"tcpmodel {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    check = commands.add_parser(
+        "check",
+        help="explore a spec exhaustively and check its properties",
+        description="Explore every reachable state of SPEC under a scenario and check the properties of RFC 9293.",
+        epilog=CHECK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("spec", metavar="SPEC", help="a spec file, e.g. specs/rfc9293.toml")
+    check.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    check.add_argument("--out", metavar="DIR", default="counterexamples", help="where counterexamples are written (default: %(default)s)")
+    check.add_argument("--max-states", type=_positive, metavar="N", help="stop after N states (exit 3)")
+    check.add_argument("--max-seconds", type=_positive_float, metavar="S", help="stop after S seconds (exit 3)")
+    check.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress on stderr (default: when stderr is a terminal)")
+    scenario = check.add_argument_group("scenario (overrides the spec's [scenario] table)")
+    scenario.add_argument("--roles", metavar="A,B", help="how each user opens: active, passive or either (default: active,either)")
+    scenario.add_argument("--incarnations", type=int, metavar="N", help="opens per user on the same 4-tuple (default: 2)")
+    scenario.add_argument("--data", type=int, metavar="N", help="octets each user sends per incarnation (default: 1)")
+    scenario.add_argument("--capacity", type=int, metavar="N", help="segments per one-way channel (default: 2)")
+    for name, text in (
+        ("loss", "the network may lose segments"),
+        ("duplication", "the network may duplicate segments"),
+        ("reordering", "the network may reorder segments"),
+        ("abort", "users may ABORT"),
+        ("quiet-time", "an endpoint opens again only once its older segments are gone (RFC 9293 §3.4.3)"),
+        ("premature-timeouts", "retransmission timers may fire while segments are in flight"),
+        ("timed", "discrete time: segments die at MSL, timers count ticks"),
+    ):
+        scenario.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)
+    scenario.add_argument("--msl", type=int, metavar="TICKS", help="maximum segment lifetime in ticks (timed mode; default 2)")
+    scenario.add_argument("--rto", type=int, metavar="TICKS", help="retransmission timeout in ticks (timed mode; default 1)")
+    scenario.add_argument("--isn", metavar="A,B", help="initial sequence numbers of the first incarnations")
+    scenario.add_argument("--isn-stride", type=int, metavar="N", help="how far the ISN clock moves per incarnation")
+    scenario.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
+    scenario.add_argument("--disable", action="append", default=[], metavar="OPTION", help="switch off a named option of the spec (repeatable)")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
+    return value
+
+
+def scenario_overrides(args) -> dict:
+    out: dict = {}
+    for name in ("incarnations", "data", "capacity", "msl", "rto", "isn_stride"):
+        value = getattr(args, name)
+        if value is not None:
+            out[name] = value
+    for name in ("loss", "duplication", "reordering", "abort", "quiet_time", "premature_timeouts", "timed"):
+        value = getattr(args, name)
+        if value is not None:
+            out[name] = value
+    if args.roles:
+        out["roles"] = tuple(r.strip() for r in args.roles.split(","))
+    if args.isn:
+        try:
+            out["isn"] = tuple(int(v, 0) for v in args.isn.split(","))
+        except ValueError:
+            raise InputError(f"--isn takes two numbers A,B, not {args.isn!r}") from None
+    if args.enable:
+        out["enable"] = args.enable
+    if args.disable:
+        out["disable"] = args.disable
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temporary file renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def progress_printer(stream):
+    def report(exploration, frontier):
+        rate = exploration.count / exploration.seconds if exploration.seconds else 0
+        stream.write(
+            f"\r  {exploration.count:>12,} states {exploration.transitions:>14,} transitions "
+            f"frontier {frontier:>10,}  {rate:>9,.0f} states/s  {exploration.seconds:6.0f} s"
+        )
+        stream.flush()
+
+    return report
+
+
+def run_check(args) -> int:
+    from tcpmodel.check import check
+    from tcpmodel.explore import Bounds
+    from tcpmodel.ladder import render_ladder
+    from tcpmodel.scenario import make_scenario
+    from tcpmodel.spec import load_spec
+    from tcpmodel.summary import to_json, to_text
+
+    spec = load_spec(args.spec)
+    scenario = make_scenario(spec, scenario_overrides(args))
+    show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    progress = progress_printer(sys.stderr) if show_progress else None
+    result = check(spec, scenario, Bounds(args.max_states, args.max_seconds), progress)
+    if show_progress:
+        sys.stderr.write("\r" + " " * 100 + "\r")
+    files: dict[str, list[str]] = {}
+    out = Path(args.out)
+    for p in result.violated:
+        ce = p.counterexample
+        jsonl, svg = out / f"{spec.name}.{p.prop.name}.jsonl", out / f"{spec.name}.{p.prop.name}.svg"
+        write_atomic(jsonl, ce.to_jsonl())
+        mark = len(ce.steps) if ce.cycle_start is None else None
+        title = f"{spec.name}: {p.prop.name} violated ({p.prop.rfc})"
+        write_atomic(svg, render_ladder(ce.header(), ce.step_records(), title=title, mark_step=mark))
+        files[p.prop.name] = [str(jsonl), str(svg)]
+    if args.json:
+        sys.stdout.write(json.dumps(to_json(result, files), sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(to_text(result, files))
+    if result.violated:
+        return EXIT_VIOLATION
+    return EXIT_OK if result.exploration.complete else EXIT_INCOMPLETE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_INPUT
+        return run_check(args)
+    except InputError as exc:
+        sys.stderr.write(f"tcpmodel: error: {exc}\n")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("tcpmodel: interrupted\n")
+        return EXIT_INCOMPLETE
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,115 @@
+"""Check results as text for people and as JSON for programs. Pure functions: no I/O."""
+
+from __future__ import annotations
+
+from tcpmodel.check import CheckResult
+from tcpmodel.scenario import ENDPOINTS
+
+
+def scenario_line(result: CheckResult) -> str:
+    s = result.scenario
+    roles = ", ".join(f"{e} {r}" for e, r in zip(ENDPOINTS, s.roles))
+    parts = [
+        roles,
+        f"{s.incarnations} incarnation{'s' if s.incarnations != 1 else ''}",
+        f"{s.data} octet{'s' if s.data != 1 else ''} each way",
+        s.network(),
+        "timed (MSL %d ticks, RTO %d)" % (s.msl, s.rto) if s.timed else "untimed",
+    ]
+    if s.abort:
+        parts.append("users may ABORT")
+    if s.quiet_time:
+        parts.append("quiet time")
+    if s.premature_timeouts:
+        parts.append("premature timeouts")
+    if s.options:
+        parts.append("options: " + ", ".join(sorted(s.options)))
+    return "; ".join(parts)
+
+
+def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> str:
+    ex = result.exploration
+    spec = result.spec
+    lines = [
+        f"spec:      {spec.name} ({spec.title}): {len(spec.states)} states, {result.total_rules} rules"
+        + (f" ({len(result.inactive_rules)} more belong to options not enabled)" if result.inactive_rules else ""),
+        f"scenario:  {scenario_line(result)}",
+        f"explored:  {ex.count:,} states, {ex.transitions:,} transitions, depth {ex.depth}, "
+        + ("complete" if ex.complete else f"INCOMPLETE ({ex.stop_reason})")
+        + f", {ex.seconds:.1f} s",
+        f"fairness:  {result.fairness}",
+        "properties:",
+    ]
+    width = max(len(p.prop.name) for p in result.properties)
+    for p in result.properties:
+        lines.append(f"  {p.status:<9} {p.prop.name:<{width}}  {p.prop.rfc}: {p.prop.text}")
+    percent = 100.0 * result.fired / result.total_rules if result.total_rules else 100.0
+    lines.append(f"coverage:  {result.fired}/{result.total_rules} rules fired ({percent:.0f} %)")
+    if ex.complete and result.dead_rules:
+        lines.append("  never fired: " + ", ".join(result.dead_rules))
+    if ex.complete and result.unreachable_states:
+        lines.append("  states never reached: " + ", ".join(result.unreachable_states))
+    for p in result.violated:
+        lines.append("")
+        lines.append(p.counterexample.to_text())
+        for path in (files or {}).get(p.prop.name, []):
+            lines.append(f"  written: {path}")
+    lines.append("")
+    lines.append(verdict_line(result))
+    return "\n".join(lines) + "\n"
+
+
+def verdict_line(result: CheckResult) -> str:
+    violated = result.violated
+    if violated:
+        names = ", ".join(p.prop.name for p in violated)
+        return f"result: VIOLATED: {names}"
+    if not result.exploration.complete:
+        return f"result: INCOMPLETE: no violation found in the {result.exploration.count:,} states explored ({result.exploration.stop_reason})"
+    return f"result: all {len(result.properties)} properties hold"
+
+
+def to_json(result: CheckResult, files: dict[str, list[str]] | None = None) -> dict:
+    ex = result.exploration
+    return {
+        "spec": result.spec.name,
+        "spec_file": str(result.spec.path),
+        "scenario": result.scenario.describe(),
+        "states": ex.count,
+        "transitions": ex.transitions,
+        "depth": ex.depth,
+        "complete": ex.complete,
+        "stop_reason": ex.stop_reason or None,
+        "seconds": round(ex.seconds, 3),
+        "fairness": result.fairness,
+        "properties": [
+            {
+                "name": p.prop.name,
+                "kind": p.prop.kind,
+                "rfc": p.prop.rfc,
+                "text": p.prop.text,
+                "holds": p.holds,
+                **({"note": p.note} if p.note else {}),
+                **(
+                    {
+                        "counterexample": {
+                            "steps": p.counterexample.step_records(),
+                            "cycle_start": p.counterexample.cycle_start,
+                            "files": (files or {}).get(p.prop.name, []),
+                        }
+                    }
+                    if p.counterexample
+                    else {}
+                ),
+            }
+            for p in result.properties
+        ],
+        "coverage": {
+            "fired": result.fired,
+            "total": result.total_rules,
+            "rules": result.rule_counts,
+            "inactive": result.inactive_rules,
+        },
+        "unreachable_states": result.unreachable_states if ex.complete else None,
+        "quiet_states": result.quiet_states,
+    }

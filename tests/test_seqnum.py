@@ -1,0 +1,265 @@
+"""Tests of sequence-number arithmetic (RFC 9293 §3.4, RFC 1982 §3.2) and its inline templates."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tcpmodel import seqnum
+from tcpmodel.seqnum import HALF, MASK, MODULUS, in_window, seq_add, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
+
+u32 = st.integers(min_value=0, max_value=MASK)
+# Distances that stress the edges of the half-space as well as random ones.
+distances = st.one_of(
+    st.integers(min_value=0, max_value=MASK),
+    st.sampled_from([0, 1, 2, HALF - 2, HALF - 1, HALF, HALF + 1, HALF + 2, MASK - 1, MASK]),
+)
+
+
+# ---------------------------------------------------------------- constants and plain examples
+
+
+def test_constants():
+    assert MODULUS == 2**32
+    assert MASK == 2**32 - 1
+    assert HALF == 2**31
+
+
+@pytest.mark.parametrize(
+    "a, n, expected",
+    [
+        (0, 0, 0),
+        (5, 3, 8),
+        (MASK, 1, 0),
+        (MASK, 2, 1),
+        (MASK - 1, 5, 3),
+        (0, -1, MASK),
+        (3, -5, MASK - 1),
+        (0, MODULUS, 0),
+        (7, 3 * MODULUS + 2, 9),
+        (4294967294, 4, 2),
+    ],
+)
+def test_seq_add_wraps(a, n, expected):
+    assert seq_add(a, n) == expected
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (5, 3, 2),
+        (3, 5, -2),
+        (0, MASK, 1),
+        (MASK, 0, -1),
+        (1, MASK - 1, 3),
+        (0, HALF, -HALF),  # exactly half way: the signed distance is the most negative value
+        (HALF, 0, -HALF),
+        (HALF - 1, 0, HALF - 1),
+        (0, HALF - 1, -(HALF - 1)),
+        (0, HALF + 1, HALF - 1),
+        (42, 42, 0),
+    ],
+)
+def test_seq_diff_examples(a, b, expected):
+    assert seq_diff(a, b) == expected
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (0, 1),
+        (1, 2),
+        (MASK, 0),  # across the wrap point
+        (MASK - 3, 2),
+        (0, HALF - 1),  # the farthest b that is still greater
+        (HALF, MASK),
+        (HALF + 1, 0),
+    ],
+)
+def test_seq_lt_examples(a, b):
+    assert seq_lt(a, b)
+    assert not seq_lt(b, a)
+    assert seq_le(a, b) and not seq_le(b, a)
+    assert seq_gt(b, a) and not seq_gt(a, b)
+    assert seq_ge(b, a) and not seq_ge(a, b)
+
+
+def test_seq_lt_is_not_the_plain_comparison():
+    # The raw values say MASK > 0, but in sequence space 0 comes right after MASK.
+    assert MASK > 0
+    assert seq_lt(MASK, 0)
+    assert not seq_lt(0, MASK)
+
+
+def test_seq_lt_irreflexive_and_le_reflexive():
+    for a in (0, 1, HALF, MASK):
+        assert not seq_lt(a, a)
+        assert not seq_gt(a, a)
+        assert seq_le(a, a)
+        assert seq_ge(a, a)
+
+
+@pytest.mark.parametrize("a", [0, 1, 12345, HALF - 1, HALF, HALF + 1, MASK])
+def test_distance_half_is_incomparable(a):
+    b = seq_add(a, HALF)
+    assert (b - a) % MODULUS == HALF
+    assert not seq_lt(a, b)
+    assert not seq_lt(b, a)
+    assert not seq_gt(a, b) and not seq_gt(b, a)
+    assert not seq_le(a, b) and not seq_le(b, a)
+    assert not seq_ge(a, b) and not seq_ge(b, a)
+
+
+def test_in_window_examples():
+    assert in_window(10, 10, 1)
+    assert not in_window(11, 10, 1)
+    assert not in_window(9, 10, 5)
+    assert in_window(14, 10, 5)
+    assert not in_window(15, 10, 5)
+    assert not in_window(10, 10, 0)  # an empty window holds nothing
+    # A window that straddles the wrap point.
+    assert in_window(MASK, MASK - 1, 4)
+    assert in_window(0, MASK - 1, 4)
+    assert in_window(1, MASK - 1, 4)
+    assert not in_window(2, MASK - 1, 4)
+    assert not in_window(MASK - 2, MASK - 1, 4)
+
+
+# ---------------------------------------------------------------- properties
+
+
+@given(u32, st.integers(min_value=-(2**40), max_value=2**40))
+def test_seq_add_is_addition_mod_2_32(a, n):
+    r = seq_add(a, n)
+    assert 0 <= r <= MASK
+    assert r == (a + n) % MODULUS
+
+
+@given(u32, u32)
+def test_seq_diff_range_and_inverse(a, b):
+    d = seq_diff(a, b)
+    assert -HALF <= d < HALF
+    assert (d - (a - b)) % MODULUS == 0
+    assert seq_add(b, d) == a
+
+
+@given(u32, u32)
+def test_antisymmetry(a, b):
+    assert not (seq_lt(a, b) and seq_lt(b, a))
+
+
+@given(u32, distances)
+def test_totality_except_at_half(a, d):
+    b = (a + d) % MODULUS
+    facts = [a == b, seq_lt(a, b), seq_lt(b, a)]
+    if (b - a) % MODULUS == HALF:
+        assert facts == [False, False, False]
+    else:
+        assert facts.count(True) == 1
+
+
+@given(u32, st.integers(min_value=1, max_value=HALF - 1))
+def test_a_lt_a_plus_n(a, n):
+    b = seq_add(a, n)
+    assert seq_lt(a, b)
+    assert not seq_lt(b, a)
+    assert seq_diff(b, a) == n
+
+
+@given(u32, st.integers(min_value=HALF + 1, max_value=MODULUS - 1))
+def test_a_plus_far_n_is_before_a(a, n):
+    # Moving forward more than half the space lands "before" a.
+    assert seq_lt(seq_add(a, n), a)
+
+
+@given(u32, u32, st.integers(min_value=0, max_value=HALF - 1))
+def test_in_window_matches_definition(x, left, size):
+    assert in_window(x, left, size) == (((x - left) % MODULUS) < size)
+
+
+@given(u32, st.integers(min_value=0, max_value=HALF - 1), st.integers(min_value=1, max_value=HALF - 1))
+def test_in_window_from_offset(left, offset, size):
+    x = seq_add(left, offset)
+    assert in_window(x, left, size) == (offset < size)
+    # Inside a non-empty window means left =< x and, x < left + size.
+    if in_window(x, left, size):
+        assert seq_le(left, x)
+        assert seq_lt(x, seq_add(left, size))
+
+
+@given(u32, distances)
+def test_le_gt_ge_consistent_with_lt(a, d):
+    b = (a + d) % MODULUS
+    assert seq_le(a, b) == (a == b or seq_lt(a, b))
+    assert seq_gt(a, b) == seq_lt(b, a)
+    assert seq_ge(a, b) == (a == b or seq_lt(b, a))
+    assert seq_ge(a, b) == seq_le(b, a)
+    assert seq_gt(a, b) == (seq_ge(a, b) and a != b)
+
+
+@given(u32, distances)
+def test_lt_matches_rfc1982_definition(a, d):
+    b = (a + d) % MODULUS
+    rfc = (a < b and b - a < HALF) or (a > b and a - b > HALF)
+    assert seq_lt(a, b) == rfc
+
+
+@given(u32, st.integers(min_value=-(HALF - 1), max_value=HALF - 1))
+def test_lt_matches_sign_of_diff(a, d):
+    b = seq_add(a, d)
+    assert seq_lt(a, b) == (seq_diff(b, a) > 0)
+
+
+# ---------------------------------------------------------------- inline templates
+
+
+def run(template_name, *args):
+    source = seqnum.INLINE[template_name].format(*(str(a) for a in args))
+    return eval(source, {"__builtins__": {}, **seqnum.RUNTIME})
+
+
+def test_inline_has_the_expected_templates():
+    assert set(seqnum.INLINE) == {"seq_add", "seq_sub", "seq_diff", "seq_lt", "seq_le", "seq_gt", "seq_ge", "in_window"}
+    assert set(seqnum.RUNTIME) == {"_seq_lt", "_seq_le"}
+
+
+@given(u32, st.integers(min_value=0, max_value=MASK))
+@settings(max_examples=200)
+def test_inline_add_sub_diff(a, n):
+    assert run("seq_add", a, n) == seq_add(a, n)
+    assert run("seq_sub", a, n) == seq_add(a, -n)
+    assert run("seq_diff", a, n) == seq_diff(a, n)
+
+
+@given(u32, distances)
+@settings(max_examples=200)
+def test_inline_comparisons(a, d):
+    b = (a + d) % MODULUS
+    assert run("seq_lt", a, b) is seq_lt(a, b)
+    assert run("seq_le", a, b) is seq_le(a, b)
+    assert run("seq_gt", a, b) is seq_gt(a, b)
+    assert run("seq_ge", a, b) is seq_ge(a, b)
+
+
+@given(u32, u32, st.integers(min_value=0, max_value=HALF - 1))
+@settings(max_examples=200)
+def test_inline_in_window(x, left, size):
+    assert run("in_window", x, left, size) is in_window(x, left, size)
+
+
+@given(u32, u32)
+def test_inline_with_expression_operands(a, b):
+    # Operands are arbitrary source text: the templates must parenthesise them.
+    source = seqnum.INLINE["seq_sub"].format(f"{a} + 0", f"{b} * 1")
+    assert eval(source, {"__builtins__": {}, **seqnum.RUNTIME}) == seq_add(a, -b)
+    source = seqnum.INLINE["seq_diff"].format(f"{a} - 0", f"{b} + 0")
+    assert eval(source, {"__builtins__": {}, **seqnum.RUNTIME}) == seq_diff(a, b)
+
+
+def test_inline_known_values():
+    assert run("seq_add", MASK, 1) == 0
+    assert run("seq_sub", 0, 1) == MASK
+    assert run("seq_diff", 0, MASK) == 1
+    assert run("seq_lt", MASK, 0) is True
+    assert run("seq_lt", 0, HALF) is False
+    assert run("seq_lt", HALF, 0) is False
+    assert run("in_window", 0, MASK, 2) is True
