@@ -88,6 +88,8 @@ PROPERTIES = (
              "no segment acknowledges a sequence number its peer has not sent (SEG.ACK =< peer's SND.NXT)"),
     Property("graceful_close", "transition", "RFC 9293 §3.6, §3.10.7.4 (TIME-WAIT)",
              "an endpoint in CLOSING or LAST-ACK is never reset by a peer whose side of the connection ended with an orderly close: the peer keeps the TCB until the last ACK can no longer be needed"),
+    Property("no_stale_reset", "transition", "RFC 9293 §3.4.3, §3.5.1",
+             "a synchronized endpoint is never reset by a RST from an older incarnation of its peer than the one it synchronized with"),
     Property("deadlock_free", "liveness", "RFC 9293 §3.10",
              "every state without successors is a quiet final state (both endpoints CLOSED, users done, network empty)"),
     Property("progress", "liveness", "RFC 9293 §3.10",
@@ -228,6 +230,8 @@ class Checker:
             seg = label.segment
             if post[0] in self.open_established and pre[0] not in self.open_established and not self._acknowledges_syn(i, pre, seg, nxt):
                 yield "syn_acknowledged"
+            if seg[0] & RST and post[0] in self.system.no_tcb and pre[0] not in self.observer.unsynchronized and seg[GEN] < state[2][i][0]:
+                yield "no_stale_reset"
             if seg[0] & RST and pre[0] in self.after_both_fins and post[0] in self.system.no_tcb:
                 peer_ended = state[2][1 - i][3]
                 if peer_ended and peer_ended == state[2][i][0]:

@@ -28,7 +28,7 @@ def test_text_output_ends_with_the_verdict(capsys):
     assert main(["check", str(REFERENCE), *SMALL]) == 0
     out = capsys.readouterr().out
     assert "explored:  10,691 states, 27,597 transitions" in out
-    assert out.rstrip().splitlines()[-1] == "result: all 12 properties hold"
+    assert out.rstrip().splitlines()[-1] == "result: all 13 properties hold"
 
 
 def test_a_bound_stops_cleanly_with_exit_3(capsys):
