@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from tcpmodel import __version__
 from tcpmodel.explore import Exploration
 from tcpmodel.scenario import ENDPOINTS
-from tcpmodel.system import AGE, CAUSE, GEN, Label, System, flag_names
+from tcpmodel.system import AGE, GEN, Label, System, flag_names
 
 
 @dataclass

@@ -172,7 +172,7 @@ class System:
             raise self._no_rule(tcb, SEGMENT, seg)
         rule, new_tcb, sends, restarts = hit
         channels = (rest, channels[1]) if receiver == 1 else (channels[0], rest)
-        core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts, CAUSE_SEGMENT, None)
+        core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts, CAUSE_SEGMENT)
         label = Label("segment", receiver, SEGMENT, rule, seg, sends)
         yield label, (core[0], core[1], self.observer.advance(ghost, state, label, core) if self.observer else ghost)
 
@@ -200,7 +200,7 @@ class System:
             if hit is None:
                 continue  # the spec's guards refuse this call here: the user gets an error, nothing changes
             rule, new_tcb, sends, restarts = hit
-            core = self._apply(endpoints, channels, i, new_tcb, new_user, timers, sends, restarts, cause, None)
+            core = self._apply(endpoints, channels, i, new_tcb, new_user, timers, sends, restarts, cause)
             yield Label("call", i, event, rule, None, sends), core
         for k, event in enumerate(self.timer_events):
             if not self._timer_due(i, k, tcb, timers, endpoints, channels):
@@ -212,7 +212,7 @@ class System:
             rule, new_tcb, sends, restarts = hit
             if sends and len(channels[i]) >= scenario.capacity:
                 continue  # the retransmission waits until its queue has room
-            core = self._apply(endpoints, channels, i, new_tcb, user, timers, sends, restarts + (self.spec.timers[k].name,), CAUSE_TIMER, k)
+            core = self._apply(endpoints, channels, i, new_tcb, user, timers, sends, restarts + (self.spec.timers[k].name,), CAUSE_TIMER)
             yield Label("timer", i, event, rule, None, sends), core
 
     def _timer_due(self, i, k, tcb, timers, endpoints, channels) -> bool:
@@ -230,7 +230,7 @@ class System:
         peer = endpoints[1 - i][0]  # drained: and the peer has no retransmission pending
         return not any(run(peer) for j, run in enumerate(self.compiled.timer_running) if self.untimed[j] != "drained")
 
-    def _apply(self, endpoints, channels, i, new_tcb, user, timers, sends, restarts, cause, fired):
+    def _apply(self, endpoints, channels, i, new_tcb, user, timers, sends, restarts, cause):
         gen = user[0]
         if sends:
             out = tuple(s + (gen, cause, 0) for s in sends)
