@@ -132,6 +132,8 @@ def describe_step(system: System, n: int, step: Step) -> dict:
             changed={k: [v, system.variables(post)[k]] for k, v in system.variables(pre).items() if system.variables(post)[k] != v},
             sent=[segment_record(s, i) for s in label.sent],
         )
+        if label.dropped:
+            record["dropped"] = record["sent"][len(label.sent) - label.dropped:]
         if label.segment is not None:
             record["received"] = segment_record(label.segment, 1 - i)
     elif label.kind in ("lose", "duplicate"):
@@ -170,6 +172,8 @@ def format_step(r: dict) -> str:
         text += "  " + ", ".join(f"{k}={v[1]}" for k, v in r["changed"].items())
     if r["sent"]:
         text += "  sends " + " ".join(format_segment(s) for s in r["sent"])
+    if r.get("dropped"):
+        text += f"  (a full queue drops {' '.join(format_segment(s) for s in r['dropped'])})"
     return text
 
 

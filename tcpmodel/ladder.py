@@ -164,7 +164,10 @@ def match_segments(steps: list[dict]) -> list[Arrow]:
         elif "received" in step:
             segment = step["received"]
             arrows.append(consume(find_send(sends, segment), segment, row, "received"))
-        sends += [Send(segment, row) for segment in step.get("sent") or []]
+        sent = step.get("sent") or []
+        dropped = len(step.get("dropped") or [])
+        sends += [Send(segment, row) for segment in sent[: len(sent) - dropped]]
+        arrows += [Arrow(segment, row, row, "lost") for segment in sent[len(sent) - dropped:]]  # a full queue
     return arrows + [Arrow(s.segment, s.row, None, "in-flight") for s in sends if s.remaining > 0]
 
 

@@ -52,7 +52,8 @@ class Label(NamedTuple):
     event: str = ""
     rule: int = -1
     segment: tuple | None = None
-    sent: tuple = ()
+    sent: tuple = ()  # the segments the step sent, with their ghost fields
+    dropped: int = 0  # how many of them (the last ones) a full queue dropped
 
 
 def flag_names(flags: int) -> str:
@@ -172,8 +173,9 @@ class System:
             raise self._no_rule(tcb, SEGMENT, seg)
         rule, new_tcb, sends, restarts = hit
         channels = (rest, channels[1]) if receiver == 1 else (channels[0], rest)
-        core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts, CAUSE_SEGMENT)
-        label = Label("segment", receiver, SEGMENT, rule, seg, sends)
+        sends = self._tag(sends, user[0], CAUSE_SEGMENT)
+        core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts)
+        label = Label("segment", receiver, SEGMENT, rule, seg, sends, self._overflow(channels[receiver], sends))
         yield label, (core[0], core[1], self.observer.advance(ghost, state, label, core) if self.observer else ghost)
 
     def _endpoint_moves(self, i: int, endpoints, channels):
@@ -200,8 +202,9 @@ class System:
             if hit is None:
                 continue  # the spec's guards refuse this call here: the user gets an error, nothing changes
             rule, new_tcb, sends, restarts = hit
-            core = self._apply(endpoints, channels, i, new_tcb, new_user, timers, sends, restarts, cause)
-            yield Label("call", i, event, rule, None, sends), core
+            sends = self._tag(sends, new_user[0], cause)
+            core = self._apply(endpoints, channels, i, new_tcb, new_user, timers, sends, restarts)
+            yield Label("call", i, event, rule, None, sends, self._overflow(channels[i], sends)), core
         for k, event in enumerate(self.timer_events):
             if not self._timer_due(i, k, tcb, timers, endpoints, channels):
                 continue
@@ -212,8 +215,9 @@ class System:
             rule, new_tcb, sends, restarts = hit
             if sends and len(channels[i]) >= scenario.capacity:
                 continue  # the retransmission waits until its queue has room
-            core = self._apply(endpoints, channels, i, new_tcb, user, timers, sends, restarts + (self.spec.timers[k].name,), CAUSE_TIMER)
-            yield Label("timer", i, event, rule, None, sends), core
+            sends = self._tag(sends, opens, CAUSE_TIMER)
+            core = self._apply(endpoints, channels, i, new_tcb, user, timers, sends, restarts + (self.spec.timers[k].name,))
+            yield Label("timer", i, event, rule, None, sends, self._overflow(channels[i], sends)), core
 
     def _timer_due(self, i, k, tcb, timers, endpoints, channels) -> bool:
         if not self.compiled.timer_running[k](tcb):
@@ -230,11 +234,17 @@ class System:
         peer = endpoints[1 - i][0]  # drained: and the peer has no retransmission pending
         return not any(run(peer) for j, run in enumerate(self.compiled.timer_running) if self.untimed[j] != "drained")
 
-    def _apply(self, endpoints, channels, i, new_tcb, user, timers, sends, restarts, cause):
-        gen = user[0]
+    @staticmethod
+    def _tag(sends: tuple, gen: int, cause: int) -> tuple:
+        """Segments as they enter the network: with the sender's incarnation, the cause, age 0."""
+        return tuple(s + (gen, cause, 0) for s in sends) if sends else ()
+
+    def _overflow(self, channel: tuple, sends: tuple) -> int:
+        return max(0, len(sends) - max(0, self.scenario.capacity - len(channel)))
+
+    def _apply(self, endpoints, channels, i, new_tcb, user, timers, sends, restarts):
         if sends:
-            out = tuple(s + (gen, cause, 0) for s in sends)
-            channel = self._put(channels[i], out)
+            channel = self._put(channels[i], sends)
             channels = (channel, channels[1]) if i == 0 else (channels[0], channel)
         if self.scenario.timed:
             timers = self._retime(timers, new_tcb, restarts)

@@ -38,9 +38,13 @@ def test_variant_violates_its_property_and_writes_the_counterexample(variant, tm
     endpoint_steps = [s for s in steps if s["actor"] != "network"]
     assert endpoint_steps and all(s["rfc"] and s["rule"] for s in endpoint_steps)
 
-    svg = ET.parse(tmp_path / f"{variant}.{prop}.svg").getroot()
+    svg_text = (tmp_path / f"{variant}.{prop}.svg").read_text()
+    svg = ET.fromstring(svg_text)
     assert svg.tag.endswith("svg")
-    assert len(svg.findall(".//{*}line[@class='segment']")) >= 1
+    received = sum(1 for s in steps if "received" in s)
+    assert len(svg.findall(".//{*}line[@class='segment']")) == received
+    # every reception is drawn from the step that sent it: a trace starts with an empty network
+    assert "(earlier)" not in svg_text
 
 
 def test_two_way_handshake_counterexample_is_an_old_duplicate_syn(tmp_path, capsys):
