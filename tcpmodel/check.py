@@ -79,7 +79,7 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
             counts[label.rule] += 1
             checker.on_transition(k, label, j, state, nxt)
 
-    exploration = explore(system, bounds, on_state, on_transition, progress)
+    exploration = explore(system, bounds, on_state, on_transition, progress, edge_tag=_give_up_tag)
     results = []
     liveness = _liveness(system, checker, exploration) if exploration.complete else {}
     for prop in PROPERTIES:
@@ -98,6 +98,14 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
     return CheckResult(spec, scenario, exploration, results, rule_counts, inactive, unreachable, quiet)
 
 
+GIVE_UP = 1  # the edge tag of a step by which someone gives up: a user's ABORT, the R2 user timeout
+GIVE_UP_EVENTS = ("ABORT", "USER TIMEOUT")
+
+
+def _give_up_tag(label) -> int:
+    return GIVE_UP if label.event in GIVE_UP_EVENTS else 0
+
+
 def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, tuple]:
     """Deadlock, progress and the leads-to properties, on the complete state graph."""
     found: dict[str, tuple] = {}
@@ -113,21 +121,25 @@ def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, tu
     stuck = next((k for k in range(ex.count) if not can_finish[k]), None)
     if stuck is not None:
         found["progress"] = _stuck_witness(ex, bottoms, stuck, can_finish)
-    leads_to = {
-        "open_completes": [(checker.open_pending(i), checker.open_done(i)) for i in (0, 1)],
-        "close_completes": [(checker.both_closed_synchronized, checker.without_tcb(i)) for i in (0, 1)],
+    steadfast = graph.bottom_components(ex, without_tag=GIVE_UP)
+    leads_to = {  # name: (bottom components, edges a run may not take, [(P, Q), ...])
+        "open_completes": (bottoms, 0, [(checker.open_pending(i), checker.open_done(i)) for i in (0, 1)]),
+        "close_completes": (steadfast, GIVE_UP, [(checker.both_closed_synchronized, checker.without_tcb(i)) for i in (0, 1)]),
     }
-    for name, pairs in leads_to.items():
+    for name, (components, without_tag, pairs) in leads_to.items():
         for p, q in pairs:
-            witness = _leads_to_violation(ex, bottoms, p, q)
+            witness = _leads_to_violation(ex, components, p, q, without_tag)
             if witness:
                 found[name] = witness
                 break
     return found
 
 
-def _leads_to_violation(ex: Exploration, bottoms, p, q):
-    """A fair run from a P-state that never meets Q: ("lasso", start, path, cycle) or None."""
+def _leads_to_violation(ex: Exploration, bottoms, p, q, without_tag: int = 0):
+    """A fair run from a P-state that never meets Q: ("lasso", start, (path, cycle)) or None.
+
+    ``bottoms`` are the bottom SCCs of the runs considered (those that never take an edge tagged
+    ``without_tag``, if given); the path to one of them takes no such edge either."""
     states = ex.states
     bad_members = set()
     for component in bottoms:
@@ -136,11 +148,12 @@ def _leads_to_violation(ex: Exploration, bottoms, p, q):
     if not bad_members:
         return None
     starts = [k for k in range(ex.count) if p(states[k]) and not q(states[k])]
-    path = graph.forward_path(ex, starts, lambda k: not q(states[k]), bad_members.__contains__)
+    path = graph.forward_path(ex, starts, lambda k: not q(states[k]), bad_members.__contains__, without_tag)
     if path is None:
         return None
     component = next(c for c in bottoms if path[-1] in c)
-    cycle = graph.cycle_through(ex, [path[-1]] + [k for k in component if k != path[-1]]) if len(component) > 1 else []
+    ordered = [path[-1]] + [k for k in component if k != path[-1]]
+    cycle = graph.cycle_through(ex, ordered, without_tag) if len(component) > 1 else []
     return ("lasso", path[0], (path, cycle))
 
 

@@ -21,6 +21,7 @@ class Exploration:
     parent: array  # index -> parent index (-1 for initial states)
     offsets: array  # edges of state k: targets[offsets[k]:offsets[k + 1]]
     targets: array
+    tags: bytearray = field(default_factory=bytearray)  # per transition, when the model tags edges
     transitions: int = 0
     complete: bool = False
     stop_reason: str = ""
@@ -32,8 +33,12 @@ class Exploration:
     def count(self) -> int:
         return len(self.states)
 
-    def successors_of(self, k: int):
-        return self.targets[self.offsets[k]:self.offsets[k + 1]]
+    def successors_of(self, k: int, without_tag: int = 0):
+        """The successors of state k; with ``without_tag``, only along edges not tagged so."""
+        if not without_tag:
+            return self.targets[self.offsets[k]:self.offsets[k + 1]]
+        tags, targets = self.tags, self.targets
+        return [targets[e] for e in range(self.offsets[k], self.offsets[k + 1]) if tags[e] != without_tag]
 
     def path_to(self, k: int) -> list[int]:
         path = []
@@ -51,12 +56,14 @@ class Bounds:
         self.max_seconds = max_seconds
 
 
-def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=None, progress=None) -> Exploration:
+def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=None, progress=None, edge_tag=None) -> Exploration:
     """Explore every state reachable from ``model.initial_states()``.
 
     ``on_state(k, state)`` sees each new state once; ``on_transition(k, label, j, state,
-    next_state)`` sees every transition. ``progress(exploration, frontier)`` is called about
-    twice a second. A bound or Ctrl-C stops the search cleanly with ``complete = False``.
+    next_state)`` sees every transition. ``edge_tag(label)``, if given, gives each transition a
+    small number kept in ``Exploration.tags`` (for example: this step is a give-up).
+    ``progress(exploration, frontier)`` is called about twice a second. A bound or Ctrl-C stops
+    the search cleanly with ``complete = False``.
     """
     bounds = bounds or Bounds()
     started = time.monotonic()
@@ -65,7 +72,8 @@ def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=No
     parent = array("i")
     offsets = array("q", [0])
     targets = array("I")
-    result = Exploration(states, parent, offsets, targets, index=index)
+    tags = bytearray()
+    result = Exploration(states, parent, offsets, targets, tags=tags, index=index)
 
     def add(state, from_k: int) -> int:
         k = len(states)
@@ -93,6 +101,8 @@ def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=No
                 if j is None:
                     j = add(nxt, head)
                 targets.append(j)
+                if edge_tag is not None:
+                    tags.append(edge_tag(label))
                 if on_transition is not None:
                     on_transition(head, label, j, state, nxt)
             offsets.append(len(targets))

@@ -18,22 +18,26 @@ import networkx as nx
 from tcpmodel.explore import Exploration
 
 
-def predecessors(ex: Exploration) -> tuple[array, array]:
-    """The reversed edge lists, in the same compressed form (offsets, sources)."""
+def predecessors(ex: Exploration, without_tag: int = 0) -> tuple[array, array]:
+    """The reversed edge lists, in the same compressed form (offsets, sources); with
+    ``without_tag``, edges so tagged are left out."""
     n = ex.count
+    tags = ex.tags if without_tag else None
     counts = array("q", bytes(8 * (n + 1)))
-    for j in ex.targets:
-        counts[j + 1] += 1
+    for e, j in enumerate(ex.targets):
+        if tags is None or tags[e] != without_tag:
+            counts[j + 1] += 1
     for k in range(n):
         counts[k + 1] += counts[k]
     fill = array("q", counts)
-    sources = array("I", bytes(4 * len(ex.targets)))
+    sources = array("I", bytes(4 * counts[n]))
     offsets, targets = ex.offsets, ex.targets
     for k in range(n):
         for e in range(offsets[k], offsets[k + 1]):
-            j = targets[e]
-            sources[fill[j]] = k
-            fill[j] += 1
+            if tags is None or tags[e] != without_tag:
+                j = targets[e]
+                sources[fill[j]] = k
+                fill[j] += 1
     return counts, sources
 
 
@@ -56,22 +60,29 @@ def backward_reachable(ex: Exploration, goals, reverse=None) -> bytearray:
     return mark
 
 
-def terminal_states(ex: Exploration) -> list[int]:
+def terminal_states(ex: Exploration, without_tag: int = 0) -> list[int]:
+    """States without successors (along edges not tagged ``without_tag``, if given)."""
     offsets = ex.offsets
-    return [k for k in range(ex.count) if offsets[k] == offsets[k + 1]]
+    if not without_tag:
+        return [k for k in range(ex.count) if offsets[k] == offsets[k + 1]]
+    tags = ex.tags
+    return [k for k in range(ex.count) if all(tags[e] == without_tag for e in range(offsets[k], offsets[k + 1]))]
 
 
-def bottom_components(ex: Exploration, reverse=None) -> list[list[int]]:
-    """Every bottom SCC: the terminal states, and the closed cycles that cannot terminate."""
-    terminals = terminal_states(ex)
+def bottom_components(ex: Exploration, reverse=None, without_tag: int = 0) -> list[list[int]]:
+    """Every bottom SCC: the terminal states, and the closed cycles that cannot terminate.
+
+    With ``without_tag``, edges so tagged are left out: the components are those of the runs
+    that never take such a step (steps that fairness does not force, such as giving up)."""
+    terminals = terminal_states(ex, without_tag)
     components = [[k] for k in terminals]
-    can_end = backward_reachable(ex, terminals, reverse)
+    can_end = backward_reachable(ex, terminals, reverse if not without_tag else predecessors(ex, without_tag))
     stuck = [k for k in range(ex.count) if not can_end[k]]
     if stuck:
         region = set(stuck)
         g = nx.DiGraph()
         g.add_nodes_from(stuck)
-        g.add_edges_from((k, j) for k in stuck for j in ex.successors_of(k) if j in region)
+        g.add_edges_from((k, j) for k in stuck for j in ex.successors_of(k, without_tag) if j in region)
         condensed = nx.condensation(g)
         for c in condensed.nodes:
             if condensed.out_degree(c) == 0:
@@ -79,7 +90,7 @@ def bottom_components(ex: Exploration, reverse=None) -> list[list[int]]:
     return components
 
 
-def forward_path(ex: Exploration, starts, allowed, goal) -> list[int] | None:
+def forward_path(ex: Exploration, starts, allowed, goal, without_tag: int = 0) -> list[int] | None:
     """A shortest path from one of ``starts`` to a state with ``goal(k)``, through ``allowed``."""
     parent = {}
     queue = deque()
@@ -95,16 +106,17 @@ def forward_path(ex: Exploration, starts, allowed, goal) -> list[int] | None:
                 path.append(k)
                 k = parent[k]
             return path[::-1]
-        for j in ex.successors_of(k):
+        for j in ex.successors_of(k, without_tag):
             if j not in parent and allowed(j):
                 parent[j] = k
                 queue.append(j)
     return None
 
 
-def cycle_through(ex: Exploration, component: list[int]) -> list[int]:
+def cycle_through(ex: Exploration, component: list[int], without_tag: int = 0) -> list[int]:
     """A cycle inside a (non-trivial) strongly connected component, starting at its first state."""
     members = set(component)
     start = component[0]
-    back = forward_path(ex, [j for j in ex.successors_of(start) if j in members], members.__contains__, lambda k: k == start)
+    firsts = [j for j in ex.successors_of(start, without_tag) if j in members]
+    back = forward_path(ex, firsts, members.__contains__, lambda k: k == start, without_tag)
     return [start] + (back or [])

@@ -94,16 +94,17 @@ PROPERTIES = (
              "every state without successors is a quiet final state (both endpoints CLOSED, users done, network empty)"),
     Property("progress", "liveness", "RFC 9293 §3.10",
              "from every reachable state a quiet final state is reachable (no stuck states)"),
-    Property("open_completes", "liveness", "RFC 9293 §3.5",
-             "under fairness, every open (SYN-SENT or SYN-RECEIVED) ends ESTABLISHED or without a TCB (CLOSED/LISTEN)"),
+    Property("open_completes", "liveness", "RFC 9293 §3.5, §3.8.3",
+             "under fairness, every open (SYN-SENT or SYN-RECEIVED) ends ESTABLISHED or without a TCB (CLOSED/LISTEN); R2 user timeouts count, as RFC 9293 needs them to end some opens"),
     Property("close_completes", "liveness", "RFC 9293 §3.6",
-             "under fairness, once both users of a synchronized connection call CLOSE, both endpoints reach CLOSED (that every octet before a FIN was delivered is part of stream_integrity)"),
+             "in every fair run in which nobody gives up (no ABORT, no user timeout), once both users of a synchronized connection call CLOSE, both endpoints reach CLOSED"),
 )
 PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
 
 FAIRNESS = (
-    "strong fairness on every transition: a step enabled infinitely often is taken infinitely often "
-    "(so a segment retransmitted forever is eventually delivered, and users eventually CLOSE)"
+    "strong fairness: a step enabled infinitely often is taken infinitely often (so a segment "
+    "retransmitted forever is eventually delivered, and users eventually CLOSE); close_completes "
+    "considers only runs in which nobody gives up"
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tcpmodel.check import CheckResult
 from tcpmodel.scenario import ENDPOINTS
+from tcpmodel.seqnum import HALF, MODULUS
 
 
 def scenario_line(result: CheckResult) -> str:
@@ -112,4 +113,49 @@ def to_json(result: CheckResult, files: dict[str, list[str]] | None = None) -> d
         },
         "unreachable_states": result.unreachable_states if ex.complete else None,
         "quiet_states": result.quiet_states,
+    }
+
+
+def near_wrap(value) -> str:
+    """A 32-bit value, also written as its distance below 2**32 when it is in the upper half."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return str(value)
+    if HALF <= value < MODULUS:
+        return f"{value} (2^32-{MODULUS - value})"
+    return str(value)
+
+
+def proof_text(spec, results, report: str | None = None) -> str:
+    counts = {s: sum(r.status == s for r in results) for s in ("proved", "refuted", "unknown")}
+    failing = [r for r in results if not r.ok]
+    expected_refutations = sum(1 for r in results if r.ok and r.status == "refuted")
+    lines = [
+        f"spec:        {spec.name} ({spec.title})",
+        f"obligations: {len(results)}: {counts['proved']} proved, {counts['refuted']} refuted "
+        f"({expected_refutations} of them refute a false intuition, as expected), {counts['unknown']} unknown; "
+        f"Z3 time {sum(r.seconds for r in results):.1f} s",
+    ]
+    for r in [r for r in results if r.ok and r.status == "refuted"] + failing:
+        mark = "expected" if r.ok else "NOT MET"
+        lines.append(f"  {r.status:<8} {mark:<8} {r.name}  ({r.seconds:.2f} s)")
+        lines.append(f"           {r.detail}")
+        if r.model:
+            lines.append("           model: " + ", ".join(f"{k}={near_wrap(v)}" for k, v in r.model.items()))
+    if report:
+        lines.append(f"report:      {report}")
+    lines.append("")
+    if failing:
+        lines.append(f"result: {len(failing)} obligation{'s' if len(failing) != 1 else ''} not met: " + ", ".join(r.name for r in failing))
+    else:
+        lines.append(f"result: all {len(results)} obligations have their expected outcome")
+    return "\n".join(lines) + "\n"
+
+
+def proof_json(spec, results) -> dict:
+    return {
+        "spec": spec.name,
+        "spec_file": str(spec.path),
+        "proofs": [r.as_dict() for r in results],
+        "met": all(r.ok for r in results),
+        "seconds": round(sum(r.seconds for r in results), 3),
     }

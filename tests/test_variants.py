@@ -13,6 +13,7 @@ EXPECTED = {
     "two_way_handshake": ("handshake_agreement", 10),
     "no_time_wait": ("graceful_close", 13),
     "fixed_isn": ("stream_integrity", 9),
+    "naive_compare": ("close_completes", 12),
 }
 
 
