@@ -330,13 +330,19 @@ def _rules(raw: RawSpec, scope, states, options, timers, no_tcb) -> tuple[Rule, 
     return tuple(out)
 
 
+def _listed(table, key, single, keys, where, rule, example) -> tuple[list, str]:
+    """A rule field that holds one ``single`` value or a list of them, and its location."""
+    value = table.get(key, [])
+    at = keys.get(key, where)
+    if isinstance(value, single):
+        value = [value]
+    if not isinstance(value, list):
+        raise SpecError(f'"{key}" must be a list like {example}', where=at, rule=rule, field=key)
+    return value, at
+
+
 def _effects(table, scope, keys, where, rule, allowed, variables, timers):
-    do = table.get("do", [])
-    at = keys.get("do", where)
-    if isinstance(do, str):
-        do = [do]
-    if not isinstance(do, list):
-        raise SpecError('"do" must be a list of effects like "SND.NXT = SND.NXT + 1"', where=at, rule=rule, field="do")
+    do, at = _listed(table, "do", str, keys, where, rule, '["SND.NXT = SND.NXT + 1"]')
     effects, restarts, assigned = [], [], set()
     timer_names = [t.name for t in timers]
     for item in do:
@@ -362,12 +368,7 @@ def _effects(table, scope, keys, where, rule, allowed, variables, timers):
 
 
 def _sends(table, scope, keys, where, rule, allowed):
-    sends = table.get("send", [])
-    at = keys.get("send", where)
-    if isinstance(sends, dict):
-        sends = [sends]
-    if not isinstance(sends, list):
-        raise SpecError('"send" must be a list of segments like { flags = "ACK", seq = "SND.NXT", ack = "RCV.NXT" }', where=at, rule=rule, field="send")
+    sends, at = _listed(table, "send", dict, keys, where, rule, '[{ flags = "ACK", seq = "SND.NXT", ack = "RCV.NXT" }]')
     out = []
     for seg in sends:
         if not isinstance(seg, dict):
