@@ -60,21 +60,20 @@ def backward_reachable(ex: Exploration, goals, reverse=None) -> bytearray:
     return mark
 
 
-def terminal_states(ex: Exploration, without_tag: int = 0) -> list[int]:
-    """States without successors (along edges not tagged ``without_tag``, if given)."""
+def terminal_states(ex: Exploration) -> list[int]:
+    """States without successors."""
     offsets = ex.offsets
-    if not without_tag:
-        return [k for k in range(ex.count) if offsets[k] == offsets[k + 1]]
-    tags = ex.tags
-    return [k for k in range(ex.count) if all(tags[e] == without_tag for e in range(offsets[k], offsets[k + 1]))]
+    return [k for k in range(ex.count) if offsets[k] == offsets[k + 1]]
 
 
 def bottom_components(ex: Exploration, reverse=None, without_tag: int = 0) -> list[list[int]]:
     """Every bottom SCC: the terminal states, and the closed cycles that cannot terminate.
 
     With ``without_tag``, edges so tagged are left out: the components are those of the runs
-    that never take such a step (steps that fairness does not force, such as giving up)."""
-    terminals = terminal_states(ex, without_tag)
+    that never take such a step (steps that fairness does not force, such as giving up). A state
+    whose only steps are tagged ones is then a dead end, not a component: every run that gets
+    there takes such a step, so no run of the kind considered stays there."""
+    terminals = terminal_states(ex)
     components = [[k] for k in terminals]
     can_end = backward_reachable(ex, terminals, reverse if not without_tag else predecessors(ex, without_tag))
     stuck = [k for k in range(ex.count) if not can_end[k]]
@@ -85,8 +84,9 @@ def bottom_components(ex: Exploration, reverse=None, without_tag: int = 0) -> li
         g.add_edges_from((k, j) for k in stuck for j in ex.successors_of(k, without_tag) if j in region)
         condensed = nx.condensation(g)
         for c in condensed.nodes:
-            if condensed.out_degree(c) == 0:
-                components.append(sorted(condensed.nodes[c]["members"]))
+            members = sorted(condensed.nodes[c]["members"])
+            if condensed.out_degree(c) == 0 and (len(members) > 1 or g.has_edge(members[0], members[0])):
+                components.append(members)
     return components
 
 
