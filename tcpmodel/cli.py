@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("spec", metavar="SPEC", nargs="?", default="specs/rfc9293.toml", help="a spec file (default: %(default)s)")
     prove.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     prove.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/proofs.md)")
+    prove.add_argument("--witnesses", metavar="PATH", help="also write Z3's boundary witnesses there as JSON (wrap point, 2**31, window edges)")
     prove.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S", help="Z3 time limit per check (default: %(default)s s)")
     prove.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
     return parser
@@ -226,6 +227,10 @@ def run_prove(args) -> int:
     results = prove(spec, options, args.timeout)
     if args.report:
         write_atomic(Path(args.report), to_markdown(results, spec))
+    if args.witnesses:
+        from tcpmodel.symbolic import boundary_witnesses, witnesses_json
+
+        write_atomic(Path(args.witnesses), witnesses_json(boundary_witnesses(spec, args.timeout)))
     if args.json:
         sys.stdout.write(json.dumps(proof_json(spec, results), sort_keys=True) + "\n")
     else:

@@ -18,6 +18,9 @@ Obligations, in the order ``prove`` runs them:
 - ``reachable_guard.<rule>@<state>``: in first-match order, some input lets the rule fire.
 - ``complete.SEGMENT@<state>``: some segment rule fires for every segment of a shape (a flag
   combination) that the spec itself sends: the segments the explored system can carry.
+- ``symbolic_run.*`` (``tcpmodel.symbolic``): handshake, data and close followed step by step
+  with arbitrary 32-bit ISNs (2**32 - 1 included), keeping the handshake and stream invariants
+  (without options: the scripts name the rules that fire when no option is on).
 
 Inputs range over every 32-bit value, except what ``z3terms.domain`` assumes: data lengths in
 [0, 2**31 - 3] (ints are signed 32-bit in Z3, see ``z3terms``), a non-negative window, and in a
@@ -422,6 +425,10 @@ def prove(spec: Spec, options: frozenset = frozenset(), timeout: float = TIMEOUT
     for state in spec.states:
         for event in spec.events:
             results += guard_results(spec, options, state, event, timeout)
+    from tcpmodel.symbolic import run_results  # symbolic builds on this module's Result
+
+    if not options:
+        results += run_results(spec, timeout)
     return results
 
 

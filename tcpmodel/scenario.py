@@ -95,7 +95,15 @@ def make_scenario(spec, overrides: dict | None = None) -> Scenario:
                 raise InputError(f'unknown scenario setting "{key}"{did_you_mean(key, FIELDS)}', where=where)
             values[key] = value
     values["options"] = frozenset(options)
-    return validate(replace(Scenario(), **_normalise(values, where="scenario")))
+    scenario = validate(replace(Scenario(), **_normalise(values, where="scenario")))
+    window = spec.constants.get("RCV.WND")
+    if window is not None and scenario.data > window:
+        raise InputError(
+            f"data ({scenario.data}) must fit in the receive window RCV.WND ({window}): "
+            "the spec delivers whole segments and does not trim them to the window",
+            where="scenario",
+        )
+    return scenario
 
 
 def _options(value, spec, where) -> set[str]:
