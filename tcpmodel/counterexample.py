@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from tcpmodel import __version__
 from tcpmodel.explore import Exploration
 from tcpmodel.scenario import ENDPOINTS
-from tcpmodel.system import AGE, GEN, Label, System, flag_names
+from tcpmodel.spec import flag_names
+from tcpmodel.system import AGE, GEN, Label, System
 
 
 @dataclass

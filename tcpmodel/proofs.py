@@ -44,7 +44,7 @@ import z3
 from tcpmodel import expressions as ex
 from tcpmodel import z3terms as zt
 from tcpmodel.seqnum import HALF
-from tcpmodel.spec import FLAG_BITS, SEGMENT, Rule, Spec
+from tcpmodel.spec import FLAG_BITS, SEGMENT, Rule, Spec, flag_names
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
 TIMEOUT = 10.0
@@ -90,7 +90,7 @@ class Claim:
 # ---------------------------------------------------------------- deciding
 
 
-def _solver(timeout: float) -> z3.Solver:
+def fresh_solver(timeout: float) -> z3.Solver:
     solver = z3.SolverFor("QF_BV")  # every claim is quantifier-free bit-vectors and booleans
     solver.set("timeout", max(1, int(timeout * 1000)))
     return solver
@@ -118,13 +118,13 @@ def _search(facts: tuple, focus: tuple, timeout: float):
     """Look for a model of ``facts``; when there is one, look again with ``focus`` added for a
     readable one. One fresh solver per check: push/pop would switch Z3 to its slower incremental
     bit-vector solver. Returns (verdict, model or None, why unknown)."""
-    solver = _solver(timeout)
+    solver = fresh_solver(timeout)
     solver.add(*facts)
     verdict = solver.check()
     if verdict != z3.sat:
         return verdict, None, solver.reason_unknown() if verdict == z3.unknown else ""
     if focus:
-        focused = _solver(timeout)
+        focused = fresh_solver(timeout)
         focused.add(*facts, *focus)
         if focused.check() == z3.sat:
             return verdict, focused.model(), ""
@@ -336,7 +336,7 @@ def _translation_shown(spec: Spec, frame: zt.Frame, shift, before: zt.Step, afte
 
 
 def _send_parts(number: int, old: zt.Sent, new: zt.Sent, shift, guard) -> list:
-    label = f"send {number} <{_flag_names(old.flags)}>"
+    label = f"send {number} <{flag_names(old.flags)}>"
     fires = z3.And(guard, old.when)
     parts = [(f"{label} condition unchanged", z3.Implies(guard, old.when == new.when)),
              (f"{label} SEQ moved", z3.Implies(fires, new.seq == old.seq + shift)),
@@ -344,10 +344,6 @@ def _send_parts(number: int, old: zt.Sent, new: zt.Sent, shift, guard) -> list:
     if old.ack is not None:
         parts.append((f"{label} ACK moved", z3.Implies(fires, new.ack == old.ack + shift)))
     return parts
-
-
-def _flag_names(flags: int) -> str:
-    return ",".join(name for name, bit in FLAG_BITS.items() if flags & bit)
 
 
 def _is_int_variable(spec: Spec, name: str) -> bool:
@@ -373,7 +369,7 @@ def guard_results(spec: Spec, options: frozenset, state: str, event: str, timeou
     results = [_reachable(rules, guards, i, state, facts, timeout) for i in range(len(rules))]
     if event == SEGMENT:
         shapes = sent_shapes(spec, options)
-        shape_names = ", ".join(_flag_names(f) for f in shapes)
+        shape_names = ", ".join(flag_names(f) for f in shapes)
         sent = z3.Or(*[_has_flags(frame, f) for f in shapes])
         shown = {**frame.segment, **{v.name: frame.variables[v.name] for v in spec.variables}}
         detail = (f"Every segment of a shape this spec sends ({shape_names}) arriving in {state} fires one of: "

@@ -188,6 +188,7 @@ class Checker:
         self.established = n("ESTABLISHED") if "ESTABLISHED" in spec.states else -1
         self.time_wait = n("TIME-WAIT") if "TIME-WAIT" in spec.states else -1
         self.after_both_fins = frozenset(n(s) for s in CLOSING_AFTER_BOTH_FINS if s in spec.states)
+        self.initial_syn_states = observer.opening | {system.initial_index}  # where a SYN without ACK is an initial SYN
         self.open_established = frozenset(n(s) for s in ("ESTABLISHED", "CLOSE-WAIT") if s in spec.states)
         self.edges = frozenset((n(a), n(b)) for a, b in DIAGRAM_EDGES if a in spec.states and b in spec.states)
         self.violations: dict[str, tuple] = {}  # name -> ("state", k) or ("transition", k, label, j)
@@ -217,7 +218,7 @@ class Checker:
         if post[0] == self.time_wait and pre[0] != self.time_wait and state[2][i][1]:
             yield "time_wait_active_closer"
         for seg in label.sent:
-            if not seg[0] & ACK and not seg[0] & RST and not (seg[0] & SYN and pre[0] in self.observer.opening | {self.system.initial_index}):
+            if not seg[0] & ACK and not seg[0] & RST and not (seg[0] & SYN and pre[0] in self.initial_syn_states):
                 yield "ack_flag"
                 break
         if label.sent and pre[0] not in self.observer.unsynchronized:

@@ -21,6 +21,12 @@ from tcpmodel.specfile import RawSpec, read_spec_file
 USER_CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")
 SEGMENT = "SEGMENT"
 FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "ACK": 0x10}
+FLAG_ORDER = ("SYN", "FIN", "RST", "ACK")  # how flags are written: "SYN,ACK", "FIN,ACK", "RST,ACK"
+
+
+def flag_names(flags: int) -> str:
+    """The flags of a segment as written in RFC 9293, e.g. "SYN,ACK" (or "none")."""
+    return ",".join(n for n in FLAG_ORDER if flags & FLAG_BITS[n]) or "none"
 SEGMENT_FIELDS = {"SEG.SEQ": ex.SEQ, "SEG.ACK": ex.SEQ, "SEG.LEN": ex.INT, "SEG.DATA": ex.INT, "SEG.WND": ex.INT}
 ENVIRONMENT = {"ISN": ex.SEQ, "DATA": ex.INT}
 TIMING = ("MSL", "RTO")

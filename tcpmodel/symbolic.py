@@ -44,7 +44,7 @@ import z3
 
 from tcpmodel import seqnum
 from tcpmodel import z3terms as zt
-from tcpmodel.proofs import PROVED, REFUTED, TIMEOUT, UNKNOWN, Result
+from tcpmodel.proofs import PROVED, REFUTED, TIMEOUT, UNKNOWN, Result, fresh_solver
 from tcpmodel.spec import FLAG_BITS, SEGMENT, Rule, Spec
 
 ENDPOINTS = ("A", "B")
@@ -242,17 +242,11 @@ def _data_invariants(spec: Spec, run: Run) -> list:
 # ---------------------------------------------------------------- deciding
 
 
-def _solver(timeout: float) -> z3.Solver:
-    solver = z3.SolverFor("QF_BV")
-    solver.set("timeout", max(1, int(timeout * 1000)))
-    return solver
-
-
 def _decide(name: str, hypotheses: list, parts: list, shown: dict, detail: str, timeout: float) -> Result:
     """Each part valid under the hypotheses (fresh solver per part), or the first that is not."""
     start = time.perf_counter()
     for label, formula, *why in parts:
-        solver = _solver(timeout)
+        solver = fresh_solver(timeout)
         solver.add(*hypotheses, z3.Not(formula))
         verdict = solver.check()
         if verdict == z3.unsat:
@@ -337,11 +331,11 @@ def _model(facts: list, preferences: list, timeout: float):
     (each kept when still satisfiable); None when ``facts`` alone are unsatisfiable."""
     kept = []
     for preference in preferences:
-        solver = _solver(timeout)
+        solver = fresh_solver(timeout)
         solver.add(*facts, *kept, preference)
         if solver.check() == z3.sat:
             kept.append(preference)
-    solver = _solver(timeout)
+    solver = fresh_solver(timeout)
     solver.add(*facts, *kept)
     return solver.model() if solver.check() == z3.sat else None
 

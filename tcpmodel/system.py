@@ -36,7 +36,7 @@ from tcpmodel.codegen import CompiledSpec, evaluate_constant
 from tcpmodel.errors import SpecError
 from tcpmodel.scenario import ENDPOINTS, Scenario
 from tcpmodel.seqnum import MASK
-from tcpmodel.spec import FLAG_BITS, SEGMENT, Spec
+from tcpmodel.spec import SEGMENT, Spec, flag_names
 
 CLOSED_BY_CLOSE, CLOSED_BY_ABORT = 1, 2
 CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3
@@ -54,10 +54,6 @@ class Label(NamedTuple):
     segment: tuple | None = None
     sent: tuple = ()  # the segments the step sent, with their ghost fields
     dropped: int = 0  # how many of them (the last ones) a full queue dropped
-
-
-def flag_names(flags: int) -> str:
-    return ",".join(n for n in ("SYN", "FIN", "RST", "ACK") if flags & FLAG_BITS[n]) or "none"
 
 
 class System:
