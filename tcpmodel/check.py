@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tcpmodel import graph
+from tcpmodel import graph, seqnum
 from tcpmodel.counterexample import Counterexample, build_counterexample
 from tcpmodel.explore import Bounds, Exploration, explore
 from tcpmodel.properties import FAIRNESS, PROPERTIES, Checker, Observer, Property
@@ -38,6 +38,7 @@ class CheckResult:
     inactive_rules: list[str]
     unreachable_states: list[str]
     quiet_states: int
+    span: int = 0  # the sequence numbers explored fit in an arc this long (seqnum.span)
     fairness: str = FAIRNESS
     notes: list[str] = field(default_factory=list)
 
@@ -95,7 +96,8 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
     inactive = [r.name for i, r in enumerate(spec.rules) if not active[i]]
     unreachable = [s for i, s in enumerate(spec.states) if i not in seen_states]
     quiet = sum(1 for s in exploration.states if system.is_quiet(s)) if exploration.complete else 0
-    return CheckResult(spec, scenario, exploration, results, rule_counts, inactive, unreachable, quiet)
+    span = seqnum.span(system.sequence_numbers())
+    return CheckResult(spec, scenario, exploration, results, rule_counts, inactive, unreachable, quiet, span)
 
 
 GIVE_UP = 1  # the edge tag of a step by which someone gives up: a user's ABORT, the R2 user timeout

@@ -109,8 +109,8 @@ PROVE_EPILOG = """examples:
   tcpmodel prove specs/rfc9293.toml --report reports/proofs.md
   tcpmodel prove specs/variants/naive_compare.toml     refuted: a 32-bit counterexample at the wrap
 
-exit codes: 0 every obligation has its expected outcome, 1 one does not (a refutation, with a
-model), 2 bad input, 3 Z3 could not decide one within the time limit
+exit codes: 0 every obligation proved, 1 one refuted (with a model), 2 bad input, 3 Z3 could
+not decide one within the time limit
 """
 
 

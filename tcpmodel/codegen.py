@@ -47,6 +47,9 @@ class CompiledSpec:
                 if fn is not None:
                     self.dispatch[(self.state_index[state], event)] = fn
         self.timer_running = tuple(self._compile_predicate(t.running) for t in spec.timers)
+        self.seq_slots = tuple(self.var_index[v.name] for v in spec.variables if v.type == ex.SEQ)
+        # (rule index, flags) of the segments whose SEQ is absolute (see Send.absolute_seq)
+        self.absolute = frozenset((i, s.flags) for i, r in enumerate(self.rules) for s in r.sends if s.absolute_seq)
 
     def initial_tcb(self) -> tuple:
         return (self.state_index[self.spec.initial],) + self.initial_vars

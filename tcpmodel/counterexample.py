@@ -14,7 +14,7 @@ from tcpmodel import __version__
 from tcpmodel.explore import Exploration
 from tcpmodel.scenario import ENDPOINTS
 from tcpmodel.spec import flag_names
-from tcpmodel.system import AGE, GEN, Label, System
+from tcpmodel.system import ABSOLUTE_SEQ, AGE, CAUSE, GEN, Label, System
 
 
 @dataclass
@@ -112,6 +112,8 @@ def segment_record(seg: tuple, sender: int) -> dict:
         record["incarnation"] = seg[GEN]
         if seg[AGE]:
             record["age"] = seg[AGE]
+        if seg[CAUSE] & ABSOLUTE_SEQ:
+            record["absolute_seq"] = True  # the receiver may see it anywhere (System._seen_as)
     return record
 
 
@@ -146,7 +148,7 @@ def describe_step(system: System, n: int, step: Step) -> dict:
 
 
 def format_segment(seg: dict) -> str:
-    parts = [seg["flags"], f"SEQ={seg['seq']}"]
+    parts = [seg["flags"], f"SEQ={seg['seq']}{' (absolute)' if seg.get('absolute_seq') else ''}"]
     if "ACK" in seg["flags"].split(","):
         parts.append(f"ACK={seg['ack']}")
     if seg["len"]:

@@ -1,9 +1,10 @@
 """Z3 proof obligations about a spec: what the model checker's small concrete numbers rely on.
 
-Every obligation is a claim over 32-bit bit-vectors, decided by Z3, and reported as proved, refuted (with a model: concrete values that break the claim) or
-unknown (time limit or Z3 gave up), with the time it took. Some obligations state an intuition
-that is false, such as transitivity of the serial-number order; for them the expected outcome is
-refutation (``expect="refuted"``) and ``ok`` says whether the outcome is the expected one.
+Every obligation is a claim over 32-bit bit-vectors, decided by Z3, and reported as proved,
+refuted (with a model: concrete values that break the claim) or unknown (time limit or Z3 gave
+up), with the time it took. Most claims hold for all values. A few say that an intuition fails,
+such as transitivity of the serial-number order (``expect=WITNESS``): they are proved by a
+witness, the model Z3 finds for the intuition's negation, and refuted if the intuition holds.
 
 Obligations, in the order ``prove`` runs them:
 
@@ -15,6 +16,11 @@ Obligations, in the order ``prove`` runs them:
   NXT - UNA (modulo 2**32).
 - ``translation.<rule>``: moving every sequence number by the same amount moves the rule's
   results by that amount; this is what lets the explorer use small concrete ISNs.
+- ``absolute_seq.<flags>@<state>``: a segment whose SEQ is an absolute number (RFC 9293's
+  ``<SEQ=0><CTL=RST,ACK>``, not moved by a shift) arriving in the state has, for every 32-bit
+  SEQ, the outcome of one of the values the explorer delivers it with
+  (``seqnum.representatives``): with translation invariance of every other number, the explored
+  outcomes do not depend on the scenario's concrete ISNs.
 - ``reachable_guard.<rule>@<state>``: in first-match order, some input lets the rule fire.
 - ``complete.SEGMENT@<state>``: some segment rule fires for every segment of a shape (a flag
   combination) that the spec itself sends: the segments the explored system can carry.
@@ -37,16 +43,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import z3
 
 from tcpmodel import expressions as ex
 from tcpmodel import z3terms as zt
-from tcpmodel.seqnum import HALF
-from tcpmodel.spec import FLAG_BITS, SEGMENT, Rule, Spec, flag_names
+from tcpmodel.seqnum import HALF, relative_offsets
+from tcpmodel.spec import FLAG_BITS, SEGMENT, Rule, Spec, flag_names, unset_variables
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
+WITNESS = "witness"  # Claim.expect of a claim that an intuition fails: proved by a counterexample to it
 TIMEOUT = 10.0
 
 
@@ -58,21 +65,22 @@ class Result:
     status: str
     seconds: float
     detail: str
-    expect: str = PROVED
     model: dict[str, int | bool] = field(default_factory=dict)
+    witness: bool = False  # proved by the model: it shows that an intuition fails
 
     @property
     def ok(self) -> bool:
-        return self.status == self.expect
+        return self.status == PROVED
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "status": self.status, "expect": self.expect, "ok": self.ok,
-                "seconds": round(self.seconds, 3), "detail": self.detail, "model": self.model}
+        return {"name": self.name, "status": self.status, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "detail": self.detail, "model": self.model, "witness": self.witness}
 
 
 @dataclass(frozen=True)
 class Claim:
     """A named claim: ``parts`` (label, formula) must all hold whenever ``hypotheses`` hold.
+    With ``expect=WITNESS`` the obligation is that some part fails (proved by the model found).
     ``shown`` are the terms a counterexample reports (``signed`` ones as signed ints); ``focus``
     are extra constraints tried first so that a counterexample is small and readable (a model
     found under them refutes the claim all the same)."""
@@ -105,13 +113,18 @@ def decide(claim: Claim, timeout: float = TIMEOUT) -> Result:
         if verdict != z3.unsat:
             break
     seconds = time.perf_counter() - start
-    if verdict == z3.unsat:
-        return Result(claim.name, PROVED, seconds, claim.detail, claim.expect)
+    witness = claim.expect == WITNESS
     if verdict == z3.unknown:
-        return Result(claim.name, UNKNOWN, seconds, f"{claim.detail} Z3: {reason}.", claim.expect)
+        return Result(claim.name, UNKNOWN, seconds, f"{claim.detail} Z3: {reason}.", witness=witness)
+    if verdict == z3.unsat:
+        if witness:
+            return Result(claim.name, REFUTED, seconds, f"{claim.detail} No witness: the intuition holds after all.", witness=True)
+        return Result(claim.name, PROVED, seconds, claim.detail)
     broken = [label for label, formula in claim.parts if z3.is_false(model.eval(formula, model_completion=True))]
-    detail = f"{claim.detail} Fails: {'; '.join(broken)}."
-    return Result(claim.name, REFUTED, seconds, detail, claim.expect, _values(model, claim.shown, claim.signed))
+    values = _values(model, claim.shown, claim.signed)
+    if witness:
+        return Result(claim.name, PROVED, seconds, f"{claim.detail} Witness: {'; '.join(broken)} fails.", values, True)
+    return Result(claim.name, REFUTED, seconds, f"{claim.detail} Fails: {'; '.join(broken)}.", values)
 
 
 def _search(facts: tuple, focus: tuple, timeout: float):
@@ -135,7 +148,7 @@ def _values(model: z3.ModelRef, shown: dict, signed: frozenset) -> dict:
     return {name: zt.concrete(model.eval(term, model_completion=True), name in signed) for name, term in shown.items()}
 
 
-# (name, hypothesis, claim, expected outcome, detail, focus for a readable counterexample)
+# (name, hypothesis, claim, PROVED or WITNESS (the claim fails), detail, focus for a readable model)
 _SERIAL = (
     ("serial.totality", "not (B - A == -2147483648)", "A == B or seq_lt(A, B) or seq_lt(B, A)", PROVED,
      "Two different numbers not 2**31 apart are ordered one way or the other.", ""),
@@ -150,9 +163,9 @@ _SERIAL = (
      "seq_lt agrees with the sign of the signed distance B - A.", ""),
     ("serial.in_window_interval", "N > 0", "in_window(X, A, N) == (seq_le(A, X) and seq_lt(X, A + N))", PROVED,
      "in_window(X, A, N) is RFC 9293's A =< X < A + N for every window 0 < N < 2**31.", ""),
-    ("serial.transitivity (refuted intuition)", "seq_lt(A, B) and seq_lt(B, C)", "seq_lt(A, C)", REFUTED,
+    ("serial.not_transitive", "seq_lt(A, B) and seq_lt(B, C)", "seq_lt(A, C)", WITNESS,
      "The serial order is not transitive: three numbers spread around the circle break it.", "A == 0"),
-    ("serial.raw_less_than (refuted intuition)", "true", "(A < B) == seq_lt(A, B)", REFUTED,
+    ("serial.raw_less_than_differs", "true", "(A < B) == seq_lt(A, B)", WITNESS,
      "A plain unsigned < on sequence numbers disagrees with seq_lt; the model is taken next to the wrap.",
      "A >= 4294967040 and B < 256"),
 )
@@ -229,7 +242,7 @@ def acceptability_claims(spec: Spec) -> list[Claim]:
                "precondition holds whenever the scenario's data <= RCV.WND (the default, data = 1); with more "
                "data the explorer applies the RFC's four-case test, as the RFC says.")
     return [
-        Claim("acceptability.interval (any SEG.LEN, refuted)", base, part, shown, general, REFUTED, signed, small),
+        Claim("acceptability.interval_differs (any SEG.LEN)", base, part, shown, general, WITNESS, signed, small),
         Claim("acceptability.interval (SEG.LEN <= RCV.WND + 1)", base + (length <= window + 1,), part, shown, bounded, PROVED, signed),
         Claim("acceptability.interval (SEG.LEN <= RCV.WND)", base + (length <= window,), part, shown,
               "The restricted equivalence under the simpler precondition SEG.LEN <= RCV.WND.", PROVED, signed),
@@ -249,33 +262,13 @@ def ack_acceptability_claims(spec: Spec) -> list[Claim]:
     wrap = zt.near_wrap(una, nxt, ack, reach=64)
     return [
         Claim("ack_acceptability.interval", (z3.ULT(nxt - una, HALF),), part, shown, detail, focus=wrap),
-        Claim("ack_acceptability.interval (2**31 or more outstanding, refuted)", (), part, shown,
+        Claim("ack_acceptability.interval_differs (2**31 or more outstanding)", (), part, shown,
               "Without the precondition (NXT - UNA) mod 2**32 < 2**31 the serial test and the interval differ: "
-              "the precondition is needed.", REFUTED),
+              "the precondition is needed.", WITNESS),
     ]
 
 
 # ---------------------------------------------------------------- translation invariance
-
-
-def unset_variables(spec: Spec, options: frozenset = frozenset()) -> dict[str, frozenset[str]]:
-    """For each state, the variables that may still hold the ``init`` value a state without a TCB
-    gave them, because no rule on some path from there has assigned them (e.g. RCV.NXT in
-    SYN-SENT). Such a value is no sequence number of the connection, so a shift does not move it."""
-    names = frozenset(v.name for v in spec.variables)
-    unset = {s: names if s in spec.no_tcb else frozenset() for s in spec.states}
-    changed = True
-    while changed:
-        changed = False
-        for rule in (r for r in spec.rules if r.active(options)):
-            assigned = {name for name, _ in rule.effects}
-            for state in rule.states:
-                target = rule.to or state
-                carried = unset[state] - assigned
-                if target not in spec.no_tcb and not carried <= unset[target]:
-                    unset[target] |= carried
-                    changed = True
-    return unset
 
 
 def _moved_before(spec: Spec, rule: Rule, name: str, unset: dict, state: z3.ExprRef) -> z3.BoolRef:
@@ -309,12 +302,14 @@ def translation_claim(spec: Spec, rule: Rule, unset: dict) -> Claim:
             expected += z3.If(z3.And(keep, z3.Or(z3.BoolVal(v.name in assigned), moved[v.name])), shift, zt.bv(0))
         verb = "moved" if v.type == ex.SEQ else "unchanged"
         parts.append((f"{v.name}' {verb}", z3.Implies(before.guard, after.post[v.name] == expected)))
-    for number, (old, new) in enumerate(zip(before.sends, after.sends), 1):
-        parts += _send_parts(number, old, new, shift, before.guard)
+    for number, (old, new, send) in enumerate(zip(before.sends, after.sends, rule.sends), 1):
+        parts += _send_parts(number, old, new, shift, before.guard, send.absolute_seq)
     shown = _translation_shown(spec, frame, shift, before, after)
     signed = frozenset(n for n in shown if n in zt.SIGNED_INPUTS or _is_int_variable(spec, n))
+    absolute = [str(k) for k, send in enumerate(rule.sends, 1) if send.absolute_seq]
+    absolute_note = f" The SEQ of send {', '.join(absolute)} is absolute and stays put (absolute_seq.*)." if absolute else ""
     detail = (f"Rule {rule.name} ({', '.join(rule.states)} on {rule.event}) commutes with moving every sequence "
-              f"number by SHIFT.{_unset_note(spec, rule, unset)}")
+              f"number by SHIFT.{_unset_note(spec, rule, unset)}{absolute_note}")
     facts = tuple(zt.domain(spec, frame, rule.states))
     wrap = zt.near_wrap(*(frame.variables[n] for n in seqs), frame.segment["SEG.SEQ"], frame.segment["SEG.ACK"], frame.environment["ISN"], reach=64)
     return Claim(f"translation.{rule.name}", facts, tuple(parts), shown, detail, PROVED, signed, zt.readable(frame) + wrap)
@@ -335,11 +330,12 @@ def _translation_shown(spec: Spec, frame: zt.Frame, shift, before: zt.Step, afte
     return shown
 
 
-def _send_parts(number: int, old: zt.Sent, new: zt.Sent, shift, guard) -> list:
+def _send_parts(number: int, old: zt.Sent, new: zt.Sent, shift, guard, absolute: bool) -> list:
     label = f"send {number} <{flag_names(old.flags)}>"
     fires = z3.And(guard, old.when)
-    parts = [(f"{label} condition unchanged", z3.Implies(guard, old.when == new.when)),
-             (f"{label} SEQ moved", z3.Implies(fires, new.seq == old.seq + shift)),
+    seq = (f"{label} SEQ absolute, not moved (see absolute_seq.*)", z3.Implies(fires, new.seq == old.seq)) if absolute else \
+        (f"{label} SEQ moved", z3.Implies(fires, new.seq == old.seq + shift))
+    parts = [(f"{label} condition unchanged", z3.Implies(guard, old.when == new.when)), seq,
              (f"{label} data unchanged", z3.Implies(fires, new.data == old.data))]
     if old.ack is not None:
         parts.append((f"{label} ACK moved", z3.Implies(fires, new.ack == old.ack + shift)))
@@ -348,6 +344,65 @@ def _send_parts(number: int, old: zt.Sent, new: zt.Sent, shift, guard) -> list:
 
 def _is_int_variable(spec: Spec, name: str) -> bool:
     return any(v.name == name and v.type == ex.INT for v in spec.variables)
+
+
+# ---------------------------------------------------------------- absolute SEQ
+
+
+def absolute_claims(spec: Spec, options: frozenset) -> list[Claim]:
+    """absolute_seq.<flags>@<state> for each flag combination sent with an absolute SEQ and each
+    state that has segment rules (see the module docstring)."""
+    shapes: dict[int, list] = {}
+    for rule in (r for r in spec.rules if r.active(options)):
+        sent = zt.evaluate_rule(spec, rule, zt.symbolic_frame(spec)).sends
+        for send, term in zip(rule.sends, sent):
+            if send.absolute_seq:
+                shapes.setdefault(send.flags, []).append((rule.name, z3.simplify(term.seq), z3.simplify(term.data)))
+    claims = []
+    for flags, senders in sorted(shapes.items()):
+        for state in spec.states:
+            rules = _rules_for(spec, options, state, SEGMENT)
+            if rules:
+                claims += [_absolute_claim(spec, rules, state, flags, rule_name, literal, data) for rule_name, literal, data in senders]
+    return claims
+
+
+def _absolute_claim(spec: Spec, rules: list[Rule], state: str, flags: int, sender: str, literal, data) -> Claim:
+    frame = zt.symbolic_frame(spec, state=zt.state_value(spec.states.index(state)))
+    facts = tuple(zt.domain(spec, frame, (state,))) + (_has_flags(frame, flags), frame.segment["SEG.DATA"] == data)
+    offsets = relative_offsets(spec.constants.get("RCV.WND", 0))
+    anchors = [frame.variables[v.name] for v in spec.variables if v.type == ex.SEQ]
+    candidates = [a + zt.bv(d) for a in anchors for d in offsets] + [literal]
+    fires, steps = _outcome(spec, rules, frame)
+    same = []
+    for seq in candidates:
+        other_fires, other_steps = _outcome(spec, rules, replace(frame, segment={**frame.segment, "SEG.SEQ": seq}))
+        same.append(z3.And(*[a == b for a, b in zip(fires, other_fires)],
+                           *[z3.Implies(f, _same_step(a, b)) for f, a, b in zip(fires, steps, other_steps)]))
+    name = f"absolute_seq.{flag_names(flags)}.{sender}@{state}"
+    detail = (f"A <{flag_names(flags)}> segment with the absolute SEQ {zt.concrete(literal)} ({sender}) arriving in {state} "
+              f"has, for every 32-bit SEQ, the outcome ({', '.join(r.name for r in rules)}) of one of the {len(candidates)} "
+              f"values the explorer delivers it with: each sequence-number variable plus {', '.join(map(str, offsets))}, "
+              f"and the SEQ as sent.")
+    shown = {**frame.segment, **{v.name: frame.variables[v.name] for v in spec.variables}}
+    return Claim(f"{name}", facts, (("some delivered value has the same outcome", z3.Or(*same)),), shown, detail,
+                 PROVED, frozenset(zt.SIGNED_INPUTS), zt.readable(frame))
+
+
+def _outcome(spec: Spec, rules: list[Rule], frame: zt.Frame) -> tuple[list, list]:
+    """For each rule in first-match order: whether it is the one that fires, and its step."""
+    steps = [zt.evaluate_rule(spec, r, frame) for r in rules]
+    fires = [z3.And(step.guard, *[z3.Not(s.guard) for s in steps[:i]]) for i, step in enumerate(steps)]
+    return fires, steps
+
+
+def _same_step(a: zt.Step, b: zt.Step) -> z3.BoolRef:
+    same = [a.post[k] == b.post[k] for k in a.post]
+    for x, y in zip(a.sends, b.sends):
+        same.append(x.when == y.when)
+        fields = [x.seq == y.seq, x.data == y.data] + ([x.ack == y.ack] if x.ack is not None else [])
+        same.append(z3.Implies(x.when, z3.And(*fields)))
+    return z3.And(*same)
 
 
 # ---------------------------------------------------------------- guards per (state, event)
@@ -417,6 +472,7 @@ def prove(spec: Spec, options: frozenset = frozenset(), timeout: float = TIMEOUT
         claims += ack_acceptability_claims(spec)
     unset = unset_variables(spec, options)
     claims += [translation_claim(spec, r, unset) for r in spec.rules if r.active(options)]
+    claims += absolute_claims(spec, options)
     results = [decide(c, timeout) for c in claims]
     for state in spec.states:
         for event in spec.events:
@@ -433,23 +489,23 @@ def to_json(results: list[Result]) -> str:
 
 
 def to_markdown(results: list[Result], spec: Spec) -> str:
-    met = sum(r.ok for r in results)
     counts = {s: sum(r.status == s for r in results) for s in (PROVED, REFUTED, UNKNOWN)}
+    witnesses = sum(r.ok and r.witness for r in results)
     lines = [
         "Generated by `tcpmodel prove SPEC`; do not edit.",
         "",
         f"# Z3 obligations: {spec.title}",
         "",
-        (f"Spec `{spec.name}`: {len(results)} obligations, {counts[PROVED]} proved, {counts[REFUTED]} refuted, "
-         f"{counts[UNKNOWN]} unknown; {met} have the expected outcome, {len(results) - met} do not. "
+        (f"Spec `{spec.name}`: {len(results)} obligations, {counts[PROVED]} proved ({witnesses} of them by a witness "
+         f"that an intuition fails), {counts[REFUTED]} refuted, {counts[UNKNOWN]} unknown. "
          f"Total Z3 time {sum(r.seconds for r in results):.2f} s."),
         "",
-        "| obligation | status | expected | seconds | detail |",
-        "|---|---|---|---|---|",
+        "| obligation | status | seconds | detail |",
+        "|---|---|---|---|",
     ]
     for r in results:
-        status = r.status if r.ok else f"**{r.status}**"
-        lines.append(f"| `{r.name}` | {status} | {r.expect} | {r.seconds:.3f} | {_cell(r, spec)} |")
+        status = (f"{r.status} (witness)" if r.witness else r.status) if r.ok else f"**{r.status}**"
+        lines.append(f"| `{r.name}` | {status} | {r.seconds:.3f} | {_cell(r, spec)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -457,5 +513,5 @@ def _cell(result: Result, spec: Spec) -> str:
     text = result.detail
     if result.model:
         values = [f"{k} = {v}" + (f" ({spec.states[v]})" if k == "STATE" else "") for k, v in result.model.items()]
-        text += " Model: " + ", ".join(values) + "."
+        text += (" Witness: " if result.witness else " Model: ") + ", ".join(values) + "."
     return text.replace("|", "\\|").replace("\n", " ")

@@ -12,6 +12,8 @@ Python source templates defined here (``INLINE``), so the definitions exist once
 The Z3 module restates the same definitions on 32-bit bit-vectors and proves them equivalent.
 """
 
+from itertools import pairwise
+
 MODULUS = 1 << 32
 MASK = MODULUS - 1
 HALF = 1 << 31
@@ -47,6 +49,31 @@ def seq_ge(a: int, b: int) -> bool:
 def in_window(x: int, left: int, size: int) -> bool:
     """left =< x < left + size in sequence space (RFC 9293 §3.4's window tests); size < 2**31."""
     return ((x - left) & MASK) < size
+
+
+def relative_offsets(window: int) -> tuple[int, ...]:
+    """Offsets from a sequence number that meet every region a window test or comparison can
+    tell apart: the number itself, just above and below, the window's last octet and beyond, and
+    the incomparable point 2**31 away. ``representatives`` and the Z3 obligation
+    ``absolute_seq.*`` (which proves the choice complete for a spec) use the same offsets."""
+    return tuple(sorted({0, 1, MASK, window - 1 & MASK, window & MASK, window + 1 & MASK, HALF}))
+
+
+def representatives(anchors, window: int, literal: int) -> tuple[int, ...]:
+    """A segment's SEQ seen from a connection it has no relation to (an absolute <SEQ=0>): one
+    value per region around each anchor (the receiver's sequence numbers), and the literal."""
+    offsets = relative_offsets(window)
+    return tuple(sorted({(a + d) & MASK for a in anchors for d in offsets} | {literal & MASK}))
+
+
+def span(values) -> int:
+    """The length of the shortest arc of the sequence-number circle holding every value: the
+    largest distance between two of them, measured the short way round (0 for one value)."""
+    ordered = sorted({v & MASK for v in values})
+    if len(ordered) < 2:
+        return 0
+    gaps = [b - a for a, b in pairwise(ordered)] + [ordered[0] + MODULUS - ordered[-1]]
+    return MODULUS - max(gaps)
 
 
 # Python source templates used by the expression compiler; {0}, {1}, {2} are operand sources.

@@ -52,6 +52,7 @@ class Send:
     ack: ex.Node | None
     data: ex.Node | None
     when: ex.Node | None
+    absolute_seq: bool = False  # SEQ reads no sequence number: not moved by a shift (e.g. <SEQ=0>)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,26 @@ class Spec:
 
     def rule(self, name: str) -> Rule:
         return next(r for r in self.rules if r.name == name)
+
+
+def unset_variables(spec: Spec, options: frozenset = frozenset()) -> dict[str, frozenset[str]]:
+    """For each state, the variables that may still hold the ``init`` value a state without a TCB
+    gave them, because no rule on some path from there has assigned them (e.g. RCV.NXT in
+    SYN-SENT). Such a value is no sequence number of the connection, so a shift does not move it."""
+    names = frozenset(v.name for v in spec.variables)
+    unset = {s: names if s in spec.no_tcb else frozenset() for s in spec.states}
+    changed = True
+    while changed:
+        changed = False
+        for rule in (r for r in spec.rules if r.active(options)):
+            assigned = {name for name, _ in rule.effects}
+            for state in rule.states:
+                target = rule.to or state
+                carried = unset[state] - assigned
+                if target not in spec.no_tcb and not carried <= unset[target]:
+                    unset[target] |= carried
+                    changed = True
+    return unset
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -400,5 +421,8 @@ def _sends(table, scope, keys, where, rule, allowed):
             raise SpecError("a segment without the ACK flag carries no ack field", where=at, rule=rule, field="send")
         data = _expr(seg, "data", scope, ex.INT, keys_here, at, rule, allowed=allowed, primes=True) if "data" in seg else None
         when = _expr(seg, "when", scope, ex.BOOL, keys_here, at, rule, allowed=allowed, primes=True) if "when" in seg else None
-        out.append(Send(flags, seq, ack, data, when))
+        absolute = not any(n in scope.symbols and scope.symbols[n].type == ex.SEQ for n, _ in ex.names_in(seq))
+        if any(o.flags == flags and o.absolute_seq != absolute for o in out):
+            raise SpecError(f"two segments with flags {flags_text} where one has an absolute SEQ and the other not: give them different flags or split the rule", where=at, rule=rule, field="send")
+        out.append(Send(flags, seq, ack, data, when, absolute))
     return tuple(out)

@@ -258,7 +258,7 @@ def _decide(name: str, hypotheses: list, parts: list, shown: dict, detail: str, 
         values = {n: zt.concrete(model.eval(t, model_completion=True)) for n, t in shown.items()}
         broken = [text for text, term in (why[0] if why else ()) if z3.is_false(model.eval(term, model_completion=True))]
         reason = f" ({'; '.join(broken)})" if broken else ""
-        return Result(name, REFUTED, seconds, f"{detail} Fails at {label}{reason}.", PROVED, values)
+        return Result(name, REFUTED, seconds, f"{detail} Fails at {label}{reason}.", values)
     return Result(name, PROVED, time.perf_counter() - start, detail)
 
 

@@ -34,12 +34,15 @@ from typing import NamedTuple
 
 from tcpmodel.codegen import CompiledSpec, evaluate_constant
 from tcpmodel.errors import SpecError
+from tcpmodel.expressions import SEQ
 from tcpmodel.scenario import ENDPOINTS, Scenario
-from tcpmodel.seqnum import MASK
-from tcpmodel.spec import SEGMENT, Spec, flag_names
+from tcpmodel.seqnum import MASK, representatives
+from tcpmodel.spec import FLAG_BITS, SEGMENT, Spec, flag_names, unset_variables
 
 CLOSED_BY_CLOSE, CLOSED_BY_ABORT = 1, 2
 CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3
+ACK_BIT = FLAG_BITS["ACK"]
+ABSOLUTE_SEQ = 4  # a bit of ``cause``: the segment's SEQ is an absolute number (Send.absolute_seq)
 GEN, CAUSE, AGE = 5, 6, 7
 
 
@@ -110,6 +113,27 @@ class System:
             self._memo[key] = hit
         return hit or None
 
+    def sequence_numbers(self) -> set[int]:
+        """Every sequence number the explored steps used: the seq-typed variables of each TCB
+        before and after a step (those its state has set: ``unset_variables``), the ISNs, and the
+        SEQ and ACK of each segment sent, except an absolute SEQ (delivered everywhere on purpose,
+        see ``_seen_as``)."""
+        absolute = self.compiled.absolute
+        unset = unset_variables(self.spec, self.scenario.options)
+        index = self.compiled.var_index
+        slots = [tuple(index[v.name] for v in self.spec.variables if v.type == SEQ and v.name not in unset[s]) for s in self.spec.states]
+        numbers = set()
+        for (tcb, _, _, env), hit in self._memo.items():
+            numbers.add(env[0])
+            tcbs = (tcb, hit[1]) if hit else (tcb,)
+            numbers.update(t[i] for t in tcbs for i in slots[t[0]])
+            for seg in hit[2] if hit else ():
+                if seg[0] & ACK_BIT:
+                    numbers.add(seg[2])
+                if (hit[0], seg[0]) not in absolute:
+                    numbers.add(seg[1])
+        return numbers
+
     def _no_rule(self, tcb: tuple, event: str, segment: tuple | None) -> SpecError:
         state = self.spec.states[tcb[0]]
         what = f"segment <{flag_names(segment[0])} SEQ={segment[1]} ACK={segment[2]} DATA={segment[3]}>" if segment else event
@@ -164,15 +188,31 @@ class System:
         endpoints, channels, ghost = state
         tcb, user, timers = endpoints[receiver]
         env = (self.isn(receiver, user[0]), self.scenario.data)
-        hit = self.step(tcb, SEGMENT, seg, env)
-        if hit is None:
-            raise self._no_rule(tcb, SEGMENT, seg)
-        rule, new_tcb, sends, restarts = hit
         channels = (rest, channels[1]) if receiver == 1 else (channels[0], rest)
-        sends = self._tag(sends, user[0], CAUSE_SEGMENT)
-        core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts)
-        label = Label("segment", receiver, SEGMENT, rule, seg, sends, self._overflow(channels[receiver], sends))
-        yield label, (core[0], core[1], self.observer.advance(ghost, state, label, core) if self.observer else ghost)
+        seen = set()
+        for seen_as in self._seen_as(tcb, seg):
+            hit = self.step(tcb, SEGMENT, seen_as, env)
+            if hit is None:
+                raise self._no_rule(tcb, SEGMENT, seen_as)
+            if hit in seen:
+                continue
+            seen.add(hit)
+            rule, new_tcb, sends, restarts = hit
+            sends = self._tag(sends, user[0], CAUSE_SEGMENT, rule)
+            core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts)
+            label = Label("segment", receiver, SEGMENT, rule, seen_as, sends, self._overflow(channels[receiver], sends))
+            yield label, (core[0], core[1], self.observer.advance(ghost, state, label, core) if self.observer else ghost)
+
+    def _seen_as(self, tcb: tuple, seg: tuple) -> tuple:
+        """The segment as the receiver may see it. An absolute SEQ (RFC 9293's <SEQ=0> reset) has
+        no relation to the connection's numbers, whatever the ISNs: it is delivered once per
+        region of the receiver's sequence space (``seqnum.representatives``; the Z3 obligations
+        ``absolute_seq.*`` prove these cover every 32-bit value), so that the explored outcomes
+        do not depend on the scenario's concrete ISNs."""
+        if not seg[CAUSE] & ABSOLUTE_SEQ:
+            return (seg,)
+        anchors = [tcb[i] for i in self.compiled.seq_slots]
+        return tuple((seg[0], seq) + seg[2:] for seq in representatives(anchors, self.compiled.window, seg[1]))
 
     def _endpoint_moves(self, i: int, endpoints, channels):
         tcb, user, timers = endpoints[i]
@@ -198,7 +238,7 @@ class System:
             if hit is None:
                 continue  # the spec's guards refuse this call here: the user gets an error, nothing changes
             rule, new_tcb, sends, restarts = hit
-            sends = self._tag(sends, new_user[0], cause)
+            sends = self._tag(sends, new_user[0], cause, rule)
             core = self._apply(endpoints, channels, i, new_tcb, new_user, timers, sends, restarts)
             yield Label("call", i, event, rule, None, sends, self._overflow(channels[i], sends)), core
         for k, event in enumerate(self.timer_events):
@@ -211,7 +251,7 @@ class System:
             rule, new_tcb, sends, restarts = hit
             if sends and len(channels[i]) >= scenario.capacity:
                 continue  # the retransmission waits until its queue has room
-            sends = self._tag(sends, opens, CAUSE_TIMER)
+            sends = self._tag(sends, opens, CAUSE_TIMER, rule)
             core = self._apply(endpoints, channels, i, new_tcb, user, timers, sends, restarts + (self.spec.timers[k].name,))
             yield Label("timer", i, event, rule, None, sends, self._overflow(channels[i], sends)), core
 
@@ -230,10 +270,13 @@ class System:
         peer = endpoints[1 - i][0]  # drained: and the peer has no retransmission pending
         return not any(run(peer) for j, run in enumerate(self.compiled.timer_running) if self.untimed[j] != "drained")
 
-    @staticmethod
-    def _tag(sends: tuple, gen: int, cause: int) -> tuple:
-        """Segments as they enter the network: with the sender's incarnation, the cause, age 0."""
-        return tuple(s + (gen, cause, 0) for s in sends) if sends else ()
+    def _tag(self, sends: tuple, gen: int, cause: int, rule: int) -> tuple:
+        """Segments as they enter the network: with the sender's incarnation, the cause (with the
+        ABSOLUTE_SEQ bit where the rule's send has an absolute SEQ), age 0."""
+        if not sends:
+            return ()
+        absolute = self.compiled.absolute
+        return tuple(s + (gen, cause | ABSOLUTE_SEQ if (rule, s[0]) in absolute else cause, 0) for s in sends)
 
     def _overflow(self, channel: tuple, sends: tuple) -> int:
         return max(0, len(sends) - max(0, self.scenario.capacity - len(channel)))

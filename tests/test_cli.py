@@ -18,17 +18,25 @@ def test_json_output_has_the_documented_fields(capsys):
     for key in ("states", "transitions", "complete", "properties", "coverage", "seconds"):
         assert key in data
     assert data["complete"] is True
-    assert data["states"] == 10_691 and data["transitions"] == 27_597
+    assert data["states"] == 10_710 and data["transitions"] == 27_657
     assert all(set(p) >= {"name", "holds"} and p["holds"] is True for p in data["properties"])
     assert set(data["coverage"]) >= {"fired", "total"}
     assert 0 < data["coverage"]["fired"] <= data["coverage"]["total"]
+    assert data["small_isns_justified"] is True and 0 < data["sequence_span"] < 2**31
 
 
 def test_text_output_ends_with_the_verdict(capsys):
     assert main(["check", str(REFERENCE), *SMALL]) == 0
     out = capsys.readouterr().out
-    assert "explored:  10,691 states, 27,597 transitions" in out
+    assert "explored:  10,710 states, 27,657 transitions" in out
+    assert "small ISNs: the sequence numbers explored lie within 1,005 of each other (< 2^31)" in out
     assert out.rstrip().splitlines()[-1] == "result: all 13 properties hold"
+
+
+def test_isns_half_the_circle_apart_are_not_justified(capsys):
+    assert main(["check", str(REFERENCE), *SMALL, "--isn", "0,2147483648"]) == 0
+    out = capsys.readouterr().out
+    assert "small ISNs: NOT justified: the sequence numbers explored span 2,147,483,651 >= 2^31" in out
 
 
 def test_a_bound_stops_cleanly_with_exit_3(capsys):

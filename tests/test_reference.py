@@ -7,17 +7,18 @@ them must be deliberate (update the pin in the same commit and say why).
 import pytest
 
 from tcpmodel.properties import PROPERTY_NAMES
+from tcpmodel.system import ABSOLUTE_SEQ, CAUSE, GEN
 from tests.conftest import check_scenario
 
 FIFO = dict(loss=False, duplication=False, reordering=False)
 
 # (scenario settings, states, transitions)
 PINNED = {
-    "fifo_one_incarnation": (dict(incarnations=1, **FIFO), 10_691, 27_597),
-    "lossy_fifo_one_incarnation": (dict(incarnations=1, duplication=False, reordering=False), 34_625, 172_560),
-    "fifo_two_incarnations": (dict(incarnations=2, **FIFO), 87_544, 242_695),
-    "rfc5961_fifo_one_incarnation": (dict(incarnations=1, enable=["rfc5961"], **FIFO), 11_358, 29_136),
-    "timed_fifo_capacity_one": (dict(incarnations=1, capacity=1, timed=True, **FIFO), 254_500, 1_065_907),
+    "fifo_one_incarnation": (dict(incarnations=1, **FIFO), 10_710, 27_657),
+    "lossy_fifo_one_incarnation": (dict(incarnations=1, duplication=False, reordering=False), 34_631, 172_611),
+    "fifo_two_incarnations": (dict(incarnations=2, **FIFO), 87_871, 244_118),
+    "rfc5961_fifo_one_incarnation": (dict(incarnations=1, enable=["rfc5961"], **FIFO), 11_418, 29_292),
+    "timed_fifo_capacity_one": (dict(incarnations=1, capacity=1, timed=True, **FIFO), 254_515, 1_066_957),
 }
 
 
@@ -41,8 +42,8 @@ def test_exploration_is_deterministic(reference):
 
 
 def test_two_incarnations_fire_every_rule_but_one_needing_a_duplicate(reference):
-    """A lossy FIFO channel and a second incarnation reach all but ack_too_new, which needs a
-    segment of the peer's newer incarnation to arrive out of order (the default scenario has it)."""
+    """A lossy FIFO channel and a second incarnation reach all but ack_too_new, which only
+    sequence-space reuse between incarnations reaches (test_ack_too_new_needs_reused_sequence_space)."""
     result = check_scenario(reference, incarnations=2, duplication=False, reordering=False, enable=["rfc5961"])
     assert result.exploration.complete and result.holds
     assert result.dead_rules == ["ack_too_new"]
@@ -65,15 +66,21 @@ def test_without_abort_fin_wait_2_can_wait_forever(reference):
 
 def test_without_quiet_time_an_endpoints_old_reset_can_hit_its_next_connection(reference):
     """A finding, pinned: without RFC 9293 §3.4.3's quiet time, the <SEQ=0><CTL=RST,ACK> an
-    endpoint sent from CLOSED may arrive after that endpoint opened again with an ISN just below
-    2**32, and reset the new connection whose window covers 0. A FIFO channel cannot show it:
-    the reset has to overtake the SYN that follows it."""
+    endpoint sent from CLOSED may arrive after that endpoint opened again, and reset the new
+    connection when 0 falls in its window (SEQ=0 is absolute, so whether it does depends only on
+    the ISN: the explorer tries it at every position). A FIFO channel cannot show it: the reset
+    has to overtake the SYN that follows it."""
     result = check_scenario(reference, incarnations=1, quiet_time=False, duplication=False)
     assert [p.prop.name for p in result.violated] == ["no_stale_reset"]
-    assert len(result.violated[0].counterexample.steps) == 5
-    last = result.violated[0].counterexample.steps[-1].label
-    assert last.kind == "segment" and last.segment[:2] == (0x14, 0)  # <SEQ=0><CTL=RST,ACK>
-    assert last.segment[5] == 0  # sent before A's first incarnation: from CLOSED
+    steps = result.violated[0].counterexample.steps
+    assert len(steps) == 5
+    sent = steps[1].label.sent[0]
+    assert sent[:2] == (0x14, 0) and sent[CAUSE] & ABSOLUTE_SEQ  # <SEQ=0><CTL=RST,ACK>
+    last = steps[-1].label
+    assert last.kind == "segment" and last.segment[0] == 0x14 and last.segment[GEN] == 0  # from CLOSED
+    receiver = steps[-1].pre[0][last.actor][0]
+    rcv_nxt = receiver[1 + [v.name for v in reference.variables].index("RCV.NXT")]
+    assert last.segment[1] == rcv_nxt  # seen in the window of A's new connection
 
 
 @pytest.mark.slow
@@ -95,3 +102,24 @@ def test_ack_too_new_needs_reused_sequence_space(reference):
     """With the same ISN for every incarnation, an old segment acknowledges beyond SND.NXT."""
     result = check_scenario(reference, incarnations=2, isn_stride=0, duplication=False, reordering=False)
     assert result.rule_counts["ack_too_new"] > 0
+
+
+def test_an_absolute_seq_is_delivered_at_every_region_of_the_receivers_space(reference):
+    """RFC 9293's <SEQ=0> reset has no relation to the receiver's numbers: the system delivers it
+    once per region (seqnum.representatives), a relative segment once as it is."""
+    from tcpmodel.scenario import make_scenario
+    from tcpmodel.system import System
+
+    system = System(reference, make_scenario(reference, {}))
+    names = [v.name for v in reference.variables]
+    tcb = list(system.compiled.initial_tcb())
+    tcb[0] = reference.states.index("ESTABLISHED")
+    for name, value in {"ISS": 10, "SND.UNA": 11, "SND.NXT": 11, "IRS": 500, "RCV.NXT": 501}.items():
+        tcb[1 + names.index(name)] = value
+    tcb = tuple(tcb)
+    reset = (0x14, 0, 11, 0, 4, 0, ABSOLUTE_SEQ, 0)
+    seen = system._seen_as(tcb, reset)
+    assert {seg[1] for seg in seen} >= {0, 500, 501, 504, 505, 501 + 2**31}
+    outcomes = {reference.rules[system.step(tcb, "SEGMENT", seg, (10, 1))[0]].name for seg in seen}
+    assert outcomes == {"rst", "unacceptable_rst"}
+    assert system._seen_as(tcb, reset[:6] + (0, 0)) == (reset[:6] + (0, 0),)

@@ -263,3 +263,30 @@ def test_inline_known_values():
     assert run("seq_lt", 0, HALF) is False
     assert run("seq_lt", HALF, 0) is False
     assert run("in_window", 0, MASK, 2) is True
+
+
+# ---------------------------------------------------------------- span and representatives
+
+
+def test_span_examples():
+    assert seqnum.span([]) == seqnum.span([5]) == 0
+    assert seqnum.span([1000, 1004, 1002]) == 4
+    assert seqnum.span([MASK - 1, 3]) == 5  # across the wrap, the short way round
+    assert seqnum.span([0, HALF]) == HALF
+
+
+@given(st.lists(u32, min_size=1, max_size=8), u32)
+def test_span_does_not_change_under_a_shift(values, shift):
+    assert seqnum.span(values) == seqnum.span([(v + shift) & MASK for v in values])
+
+
+@given(st.lists(u32, min_size=2, max_size=8))
+def test_span_is_at_least_every_short_distance(values):
+    s = seqnum.span(values)
+    assert all(min((a - b) & MASK, (b - a) & MASK) <= s for a in values for b in values)
+
+
+def test_representatives_meet_each_anchor_and_the_window_edges():
+    values = seqnum.representatives([1000], 4, 0)
+    assert values == (0, 999, 1000, 1001, 1003, 1004, 1005, 1000 + HALF)
+    assert seqnum.representatives([MASK], 4, 7)[:4] == (0, 2, 3, 4)  # wraps

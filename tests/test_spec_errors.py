@@ -27,6 +27,12 @@ CASES = {
     "duplicated_rule_name": (('name = "listen_close"', 'name = "closed_listen"'), 'name = "closed_listen"', 2, 'rule name "closed_listen" is used twice'),
     "unknown_event": (('on = "ABORT"', 'on = "ABROT"'), 'on = "ABROT"', 1, 'unknown event "ABROT" (did you mean "ABORT"?)'),
     "unknown_variable_assigned": (('"SND.NXT = ISN + 1"', '"SND.NEXT = ISN + 1"'), "SND.NEXT", 1, 'did you mean "SND.NXT"?'),
+    "mixed_absolute_send": (
+        ('{ flags = "RST", seq = "SEG.ACK", when = "ACK" },', '{ flags = "RST,ACK", seq = "SND.NXT", ack = "RCV.NXT", when = "ACK" },'),
+        'send = [\n    { flags = "RST,ACK", seq = "SND.NXT"',
+        1,
+        "one has an absolute SEQ and the other not",
+    ),
     "type_error": (('"IRS = SEG.SEQ"', '"IRS = SEG.SEQ + RCV.NXT"'), "SEG.SEQ + RCV.NXT", 1, "'+' adds an int to a sequence number"),
 }
 
