@@ -102,7 +102,44 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--witnesses", metavar="PATH", help="also write Z3's boundary witnesses there as JSON (wrap point, 2**31, window edges)")
     prove.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S", help="Z3 time limit per check (default: %(default)s s)")
     prove.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
+    experiment = commands.add_parser(
+        "experiment",
+        help="measure the Linux kernel's TCP in a network namespace of its own (root)",
+        description=EXPERIMENT_DESCRIPTION,
+        epilog=EXPERIMENT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    experiment.add_argument("name", metavar="NAME", choices=("time-wait", "port-exhaustion"), help="time-wait or port-exhaustion")
+    experiment.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    experiment.add_argument("--record", metavar="PATH", help="also write the JSON result there (whole or not at all)")
+    experiment.add_argument("--quick", action="store_true", help="a run of seconds: TIME-WAIT watched for 1 s; stop at the first EADDRNOTAVAIL")
+    experiment.add_argument("--ports", type=_positive, metavar="N", help="port-exhaustion: client ports to allow (default: 4)")
+    experiment.add_argument("--window", type=_positive_float, metavar="S", help="port-exhaustion: seconds to keep connecting (default: 130, at least 60)")
+    experiment.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="a progress line on stderr (default: on)")
     return parser
+
+
+EXPERIMENT_DESCRIPTION = """\
+Run an experiment on the Linux kernel's TCP over 127.0.0.1, in a network namespace created for it
+and removed afterwards (needs root).
+
+  time-wait        how long an actively closed connection stays in TIME-WAIT, measured by polling
+                   /proc/net/tcp (about 60 s; the notes say 2*MSL with MSL = 30 s, RFC 9293 says
+                   MSL = 2 minutes)
+  port-exhaustion  with the client port range narrowed to N ports and tcp_tw_reuse = 0, connects to
+                   one server fail with EADDRNOTAVAIL once every port is in TIME-WAIT; the
+                   sustained rate is compared with N / TIME-WAIT duration (about 130 s)
+
+Record a run once with --record; --quick is a run of seconds.
+"""
+
+EXPERIMENT_EPILOG = """examples:
+  tcpmodel experiment time-wait --record reports/experiments/time-wait.json
+  tcpmodel experiment port-exhaustion --ports 4 --json
+  tcpmodel experiment port-exhaustion --quick
+
+exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no ip command)
+"""
 
 
 PROVE_EPILOG = """examples:
@@ -240,6 +277,40 @@ def run_prove(args) -> int:
     return EXIT_INCOMPLETE if any(not r.ok for r in results) else EXIT_OK
 
 
+def run_experiment(args) -> int:
+    import time
+
+    from tcpmodel.experiments import port_exhaustion, time_wait_duration, to_text
+
+    if args.name == "time-wait" and (args.ports is not None or args.window is not None):
+        raise InputError("--ports and --window belong to port-exhaustion, not time-wait")
+    stream, interactive, last = sys.stderr, sys.stderr.isatty(), [0.0]
+
+    def progress(text: str) -> None:
+        if interactive:
+            stream.write(f"\r{text:<79}")
+        elif time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            stream.write(text + "\n")
+        stream.flush()
+
+    show = progress if args.progress else None
+    command = f"tcpmodel experiment {args.name}" + (" --quick" if args.quick else "")
+    if args.name == "time-wait":
+        result = time_wait_duration(quick=args.quick, progress=show)
+    else:
+        ports = args.ports or 4
+        command += f" --ports {ports}" + (f" --window {args.window:g}" if args.window else "")
+        result = port_exhaustion(ports, quick=args.quick, window=args.window, progress=show)
+    if args.progress and interactive:
+        stream.write("\r" + " " * 79 + "\r")
+    result = {"command": command + (f" --record {args.record}" if args.record else ""), **result}
+    if args.record:
+        write_atomic(Path(args.record), json.dumps(result, indent=2) + "\n")
+    sys.stdout.write(json.dumps(result, sort_keys=True) + "\n" if args.json else to_text(result))
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -247,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
-        return run_prove(args) if args.command == "prove" else run_check(args)
+        return {"prove": run_prove, "experiment": run_experiment}.get(args.command, run_check)(args)
     except InputError as exc:
         sys.stderr.write(f"tcpmodel: error: {exc}\n")
         return EXIT_INPUT
