@@ -102,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--witnesses", metavar="PATH", help="also write Z3's boundary witnesses there as JSON (wrap point, 2**31, window edges)")
     prove.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S", help="Z3 time limit per check (default: %(default)s s)")
     prove.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
+    audit = commands.add_parser(
+        "audit",
+        help="judge traces and pcap/pcapng captures against a spec (the oracle)",
+        description=(
+            "Judge each connection in FILE (JSON-lines traces, pcap or pcapng captures) against the spec, "
+            "one event at a time, under a profile. A capture is judged from both endpoints and may have "
+            "seen segments that never reached their receiver. Each connection gets PASS, FAIL with the first "
+            "deviation (event, what was seen, what the spec allowed there, RFC section), or INCONCLUSIVE."
+        ),
+        epilog=AUDIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    audit.add_argument("files", metavar="FILE", nargs="+", help="a .jsonl trace, or a pcap / pcapng capture")
+    audit.add_argument("--spec", default="specs/rfc9293.toml", help="the spec to judge against (default: %(default)s)")
+    audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
+    audit.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     experiment = commands.add_parser(
         "experiment",
         help="measure the Linux kernel's TCP in a network namespace of its own (root)",
@@ -141,6 +157,14 @@ EXPERIMENT_EPILOG = """examples:
 exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no ip command)
 """
 
+
+AUDIT_EPILOG = """examples:
+  tcpmodel audit run.pcap                          every connection in a capture
+  tcpmodel audit trace.jsonl --profile linux --json
+
+exit codes: 0 no connection FAILs, 1 one does, 2 bad input (a file that cannot be read; a
+truncated capture is still judged as far as it goes, then exits 2)
+"""
 
 PROVE_EPILOG = """examples:
   tcpmodel prove specs/rfc9293.toml --report reports/proofs.md
@@ -277,6 +301,32 @@ def run_prove(args) -> int:
     return EXIT_INCOMPLETE if any(not r.ok for r in results) else EXIT_OK
 
 
+def run_audit(args) -> int:
+    from tcpmodel.audit import audit_file
+    from tcpmodel.oracle import profile_named
+    from tcpmodel.spec import load_spec
+    from tcpmodel.summary import audit_json, audit_text
+
+    spec = load_spec(args.spec)
+    profile = profile_named(args.profile)
+    audits, errors = [], []
+    for path in args.files:
+        try:
+            audits.append(audit_file(path, spec, profile))
+        except InputError as exc:
+            errors.append(str(exc))
+    errors += [a.error for a in audits if a.error]
+    if args.json:
+        print(json.dumps(audit_json(profile, audits, errors), indent=2))
+    elif any(a.connections for a in audits) or not errors:
+        print(audit_text(profile, audits), end="")
+    for error in errors:
+        sys.stderr.write(f"tcpmodel: error: {error}\n")
+    if errors:
+        return EXIT_INPUT
+    return EXIT_VIOLATION if any(c.verdict == "FAIL" for a in audits for c in a.connections) else EXIT_OK
+
+
 def run_experiment(args) -> int:
     import time
 
@@ -318,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
-        return {"prove": run_prove, "experiment": run_experiment}.get(args.command, run_check)(args)
+        return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit}.get(args.command, run_check)(args)
     except InputError as exc:
         sys.stderr.write(f"tcpmodel: error: {exc}\n")
         return EXIT_INPUT

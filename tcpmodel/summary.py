@@ -173,3 +173,41 @@ def proof_json(spec, results) -> dict:
         "met": all(r.ok for r in results),
         "seconds": round(sum(r.seconds for r in results), 3),
     }
+
+
+# ---------------------------------------------------------------- audit
+
+
+def audit_text(profile, audits) -> str:
+    connections = [c for a in audits for c in a.connections]
+    lines = [f"profile:  {profile.name} ({profile.title})"]
+    if connections:
+        width = max(len(c.name) for c in connections)
+        lines.append(f"{'verdict':<13} {'connection':<{width}}  file")
+        lines += [f"{c.verdict:<13} {c.name:<{width}}  {c.file}" for c in connections]
+    for c in connections:
+        for side in c.sides:
+            v = side.verdict
+            if v.verdict == "FAIL":
+                lines.append("")
+                lines.append(f"FAIL {c.name} ({c.file}), endpoint {side.endpoint}, event {v.event}:")
+                lines.append(f"  seen:    {v.seen}")
+                lines.append(f"  allowed: {'; '.join(v.allowed)}")
+                lines += [f"  by:      {rfc}" for rfc in v.rfc]
+            elif v.verdict == "INCONCLUSIVE":
+                lines.append(f"INCONCLUSIVE {c.name}, endpoint {side.endpoint}: {v.reason}")
+    counts = {k: sum(c.verdict == k for c in connections) for k in ("PASS", "FAIL", "INCONCLUSIVE")}
+    lines.append("")
+    lines.append(f"result: {len(connections)} connection{'s' if len(connections) != 1 else ''}: "
+                 f"{counts['PASS']} PASS, {counts['FAIL']} FAIL, {counts['INCONCLUSIVE']} INCONCLUSIVE")
+    return "\n".join(lines) + "\n"
+
+
+def audit_json(profile, audits, errors) -> dict:
+    return {
+        "profile": profile.name,
+        "profile_title": profile.title,
+        "departures": list(profile.departures),
+        "connections": [c.as_dict() for a in audits for c in a.connections],
+        "errors": errors,
+    }

@@ -1,0 +1,309 @@
+"""The oracle: judge what one endpoint under test did against the compiled spec.
+
+The oracle runs the model checker's compiled rules (``codegen``); there is no second TCP model.
+It keeps the set of configurations the endpoint may be in: its TCB, and the segments the spec
+says it still owes (sent by a rule, not yet seen on the wire). Each observed event advances the
+set:
+
+- a user call that succeeded applies the rule for that call; one that failed changes nothing;
+- an arriving segment ("in") applies the segment rules; seen by a capture in the middle of the
+  path it may also have been lost before it reached the endpoint (``may_lose_in``);
+- a sent segment ("out") must be the next segment owed; with the profile's ``delayed_ack`` (RFC
+  9293 §3.8.6.3 recommends delaying ACKs) a pure ACK owed before it may be left out when this
+  segment acknowledges as much. The 0.5 s bound on the delay (MUST-40) is not checked.
+
+Between events the endpoint may take steps nobody observes: a timer fires (a running timer, once
+it has run at least the profile's shortest duration for it: timers are intervals with only a
+lower bound, counted from when the timer started running or a rule restarted it), and, when the trace has
+no user calls (a capture), the user may LISTEN, CONNECT, CLOSE, ABORT or SEND (with as many octets
+as the segment that shows it). Free values are bound on first sight: the endpoint's ISN is the SEQ
+of its first SYN, its receive window the window of its first segment.
+
+The verdict is PASS, FAIL with the first deviation (the event, what was seen, what the spec
+allowed there and the RFC sections of the rules that allowed it), or INCONCLUSIVE with the reason
+(the trace does not show the endpoint's SYN, a segment the spec has no rule for, an option the
+spec does not model, or too many possibilities to follow).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
+
+from tcpmodel.codegen import CompiledSpec
+from tcpmodel.seqnum import seq_ge
+from tcpmodel.spec import FLAG_BITS, SEGMENT, Spec, flag_names
+from tcpmodel.trace import CallEvent, SegmentEvent, Trace
+
+PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+SPEC_FLAGS = sum(FLAG_BITS.values())  # FIN, SYN, RST, ACK: PSH, URG, ECE and CWR are not modelled
+ACK = FLAG_BITS["ACK"]
+SYN = FLAG_BITS["SYN"]
+MAX_OWED = 4  # segments owed at once: bounds the retransmissions an unobserved timer can add
+MAX_CONFIGS = 20_000
+# Option kinds that do not touch connection management: EOL, NOP, MSS, window scale,
+# SACK-permitted, SACK, timestamps (RFC 9293 §3.2, RFC 7323, RFC 2018).
+KNOWN_OPTIONS = frozenset({0, 1, 2, 3, 4, 5, 8})
+NO_SEGMENT = "no segment"
+OPEN_CALLS = ("LISTEN", "CONNECT")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How strictly a trace is judged: the spec's options and the allowances of an implementation.
+    ``departures`` say, for each allowance, what RFC 9293 says and what the stack does."""
+
+    name: str
+    title: str
+    options: frozenset[str] = frozenset()
+    delayed_ack: bool = False
+    min_seconds: tuple[tuple[str, float], ...] = ()  # (timer, shortest duration it may have)
+    departures: tuple[str, ...] = ()
+
+
+PROFILES = {
+    "rfc9293": Profile(
+        "rfc9293",
+        "RFC 9293 as written, with the delayed ACKs it recommends (§3.8.6.3, SHLD-18)",
+        delayed_ack=True,
+        # RFC 6298 §2.4: RTO at least 1 s; RFC 9293 §3.8.3: R2 at least 100 s (SHLD-11);
+        # §3.4.2: MSL is 2 minutes, so TIME-WAIT lasts 2 MSL = 240 s.
+        min_seconds=(("RETRANSMISSION", 1.0), ("USER", 100.0), ("TIME-WAIT", 240.0)),
+    ),
+    "linux": Profile(
+        "linux",
+        "Linux: RFC 9293 with RFC 5961 challenge ACKs",
+        frozenset({"rfc5961"}),
+        delayed_ack=True,
+        min_seconds=(("RETRANSMISSION", 0.2), ("USER", 100.0), ("TIME-WAIT", 60.0)),
+        departures=(
+            "RFC 6298 §2.4 says the RTO SHOULD be at least 1 s; Linux's minimum is 200 ms (TCP_RTO_MIN)",
+            "RFC 9293 §3.4.2 takes MSL = 2 minutes, so TIME-WAIT lasts 4 minutes; Linux's lasts 60 s "
+            "(TCP_TIMEWAIT_LEN; `tcpmodel experiment time-wait` measures it)",
+            "RFC 9293 §3.10.7.4 (fourth, SYN bit) answers a SYN in a synchronized state with a reset as RFC 793 "
+            "did, and describes RFC 5961's challenge ACK as the alternative; Linux sends the challenge ACK",
+            "RFC 9293 §3.10.7.4 (second, RST bit) resets on any in-window RST; RFC 5961 §3, which RFC 9293 "
+            "describes as optional, resets only on SEQ = RCV.NXT and challenges the rest; Linux does the latter",
+        ),
+    ),
+}
+
+
+class Config(NamedTuple):
+    """One possibility: the endpoint's TCB, the segments it owes (``(segment, rule)`` pairs), the
+    rule that fired last (-1 for none), and whether the user has opened (a trace is one
+    incarnation: the endpoint opens once)."""
+
+    tcb: tuple
+    owed: tuple = ()
+    last: int = -1
+    opened: bool = False
+    started: tuple = ()  # per timer: when it last started running or was restarted
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    profile: str
+    event: int | None = None  # index into the trace's events (len(events) for "at the end")
+    seen: str = ""
+    allowed: list[str] = field(default_factory=list)
+    rfc: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return {"verdict": self.verdict, "profile": self.profile, "event": self.event, "seen": self.seen,
+                "allowed": self.allowed, "rfc": self.rfc, "reason": self.reason}
+
+
+def format_segment(flags: int, seq: int, ack: int, length: int) -> str:
+    parts = [flag_names(flags) or "no flags", f"SEQ={seq}"]
+    if flags & ACK:
+        parts.append(f"ACK={ack}")
+    if length:
+        parts.append(f"LEN={length}")
+    return f"<{' '.join(parts)}>"
+
+
+def profile_named(name: str) -> Profile:
+    from tcpmodel.errors import InputError, did_you_mean
+
+    if name not in PROFILES:
+        raise InputError(f'unknown profile "{name}"{did_you_mean(name, PROFILES)}; profiles: {", ".join(PROFILES)}')
+    return PROFILES[name]
+
+
+def judge(spec: Spec, trace: Trace, profile: Profile, *, may_lose_in: bool = False, end_is_silence: bool = False) -> Verdict:
+    """Judge ``trace`` (one connection, from its endpoint under test) against ``spec``."""
+    events = trace.events
+    syn = next((e for e in events if isinstance(e, SegmentEvent) and e.direction == "out" and e.flags & SYN), None)
+    if syn is None:
+        return Verdict(INCONCLUSIVE, profile.name, reason="the trace does not show the endpoint's SYN: its ISN and the start of the connection are unknown")
+    unknown = sorted({kind for e in events if isinstance(e, SegmentEvent) for kind in option_kinds(e.options)} - KNOWN_OPTIONS)
+    if unknown:
+        return Verdict(INCONCLUSIVE, profile.name, reason=f"TCP option kind {', '.join(map(str, unknown))} is not modelled")
+    window = next(e.win for e in events if isinstance(e, SegmentEvent) and e.direction == "out")
+    calls_observed = any(isinstance(e, CallEvent) for e in events)
+    return _Run(spec, profile, syn.seq, window, calls_observed, may_lose_in).judge(events, end_is_silence)
+
+
+def option_kinds(options_hex: str) -> list[int]:
+    """The kinds of the TCP options in ``options_hex`` (the trace's verbatim octets)."""
+    data, kinds, i = bytes.fromhex(options_hex), [], 0
+    while i < len(data):
+        kind = data[i]
+        kinds.append(kind)
+        if kind == 0:
+            break
+        i += 1 if kind == 1 else max(2, data[i + 1] if i + 1 < len(data) else 2)
+    return kinds
+
+
+class _Run:
+    def __init__(self, spec: Spec, profile: Profile, isn: int, window: int, calls_observed: bool, may_lose_in: bool):
+        self.spec = replace(spec, constants={**spec.constants, "RCV.WND": window})
+        self.profile = profile
+        self.compiled = CompiledSpec(self.spec, profile.options, window)
+        self.isn = isn
+        self.calls_observed = calls_observed
+        self.may_lose_in = may_lose_in
+        self.timer_names = tuple(t.name for t in spec.timers)
+        self.timer_events = tuple(f"{t.name} TIMEOUT" for t in spec.timers)
+        shortest = dict(profile.min_seconds)
+        self.min_seconds = tuple(shortest.get(name, 0.0) for name in self.timer_names)
+        self.hidden_calls = () if calls_observed else ("LISTEN", "CONNECT", "CLOSE", "ABORT")
+
+    # ------------------------------------------------------------ one rule
+
+    def step(self, config: Config, event: str, segment: tuple | None = None, data: int = 0, now: float = 0.0) -> Config | None:
+        fn = self.compiled.dispatch.get((config.tcb[0], event))
+        hit = fn(config.tcb, segment, (self.isn, data)) if fn else None
+        if not hit:
+            return None
+        rule, tcb, sends, restarts = hit
+        owed = config.owed + tuple((s, rule) for s in sends)
+        if len(owed) > MAX_OWED:
+            return None
+        started = tuple(
+            now if name in restarts or name == event.removesuffix(" TIMEOUT") or (run(tcb) and not run(config.tcb)) else at
+            for name, run, at in zip(self.timer_names, self.compiled.timer_running, config.started)
+        )
+        return Config(tcb, owed, rule, config.opened or event in OPEN_CALLS, started)
+
+    def hidden(self, config: Config, now: float):
+        """The steps nobody observes: timers, and user calls when the trace has none."""
+        for k, event in enumerate(self.timer_events):
+            if self.compiled.timer_running[k](config.tcb) and now - config.started[k] >= self.min_seconds[k]:
+                yield self.step(config, event, now=now)
+        for call in self.hidden_calls:
+            if not (config.opened and call in OPEN_CALLS):
+                yield self.step(config, call, now=now)
+
+    def closure(self, configs: set[Config], now: float) -> set[Config] | None:
+        seen, frontier = set(configs), list(configs)
+        while frontier:
+            config = frontier.pop()
+            for nxt in self.hidden(config, now):
+                if nxt is not None and nxt not in seen:
+                    if len(seen) >= MAX_CONFIGS:
+                        return None
+                    seen.add(nxt)
+                    frontier.append(nxt)
+        return seen
+
+    # ------------------------------------------------------------ the trace
+
+    def judge(self, events, end_is_silence: bool) -> Verdict:
+        configs = {Config(self.compiled.initial_tcb(), started=tuple(0.0 for _ in self.timer_names))}
+        for index, event in enumerate(events):
+            reachable = self.closure(configs, event.t)
+            if reachable is None:
+                return self.verdict(INCONCLUSIVE, index, reason=f"more than {MAX_CONFIGS:,} possibilities to follow")
+            if isinstance(event, CallEvent):
+                configs = self.call(reachable, event)
+                if not configs:
+                    return self.verdict(INCONCLUSIVE, index, event.call, reason=f"the user's {event.call} succeeded where the spec has no rule for it")
+                continue
+            segment = (event.flags & SPEC_FLAGS, event.seq, event.ack, event.length, event.win)
+            seen = format_segment(segment[0], event.seq, event.ack, event.length)
+            if event.direction == "in":
+                configs = self.arrive(reachable, segment, event.t)
+                if not configs:
+                    return self.verdict(INCONCLUSIVE, index, seen, reason=f"the spec has no rule for the segment {seen} here")
+                continue
+            configs = self.send(reachable, segment, event.t)
+            if not configs:
+                allowed, rfc = self.allowed(reachable)
+                return self.verdict(FAIL, index, seen, allowed, rfc, f"the endpoint sent {seen}; the spec allowed {' or '.join(allowed)}")
+        if end_is_silence:
+            quiet = {c for c in configs if not c.owed}
+            if not quiet:
+                allowed, rfc = self.allowed(configs)
+                return self.verdict(FAIL, len(events), NO_SEGMENT, allowed, rfc, f"the endpoint sent nothing more; the spec required {' or '.join(allowed)}")
+        return self.verdict(PASS)
+
+    def verdict(self, verdict: str, event: int | None = None, seen: str = "", allowed=(), rfc=(), reason: str = "") -> Verdict:
+        return Verdict(verdict, self.profile.name, event, seen, list(allowed), list(rfc), reason)
+
+    def call(self, configs: set[Config], event: CallEvent) -> set[Config]:
+        """A call that succeeded applies its rule (configurations without one drop out); a call
+        that failed changed nothing."""
+        out = set()
+        for config in configs:
+            if not event.result.startswith("ok"):
+                out.add(config)
+            elif not (config.opened and event.call in OPEN_CALLS):  # a trace is one incarnation
+                nxt = self.step(config, event.call, data=event.length or 0, now=event.t)
+                if nxt is not None:
+                    out.add(nxt)
+        return out
+
+    def arrive(self, configs: set[Config], segment: tuple, now: float) -> set[Config]:
+        out = set()
+        for config in configs:
+            nxt = self.step(config, SEGMENT, segment, now=now)
+            if nxt is not None:
+                out.add(nxt)
+            if self.may_lose_in:
+                out.add(config)
+        return out
+
+    def send(self, configs: set[Config], segment: tuple, now: float) -> set[Config]:
+        candidates = set(configs)
+        if not self.calls_observed and segment[3]:
+            candidates |= {c for c in (self.step(c, "SEND", data=segment[3], now=now) for c in configs) if c is not None}
+        out = set()
+        for config in candidates:
+            owed = self.match(config.owed, segment)
+            if owed is not None:
+                out.add(config._replace(owed=owed))
+        return out
+
+    def match(self, owed: tuple, segment: tuple) -> tuple | None:
+        """``owed`` after ``segment`` was sent, or None if the spec does not allow it next."""
+        for i, (expected, _) in enumerate(owed):
+            if _same(expected, segment):
+                return owed[i + 1:]
+            if not (self.profile.delayed_ack and expected[0] == ACK and not expected[3]
+                    and segment[0] & ACK and seq_ge(segment[2], expected[2])):
+                return None
+        return None
+
+    def allowed(self, configs: set[Config]) -> tuple[list[str], list[str]]:
+        """What the endpoint could have sent next, and the RFC sections of the rules behind it."""
+        allowed, rfc = set(), set()
+        for config in configs:
+            if config.owed:
+                (flags, seq, ack, data, _), rule = config.owed[0]
+                allowed.add(format_segment(flags, seq, ack, data))
+                rfc.add(self.spec.rules[rule].rfc)
+            else:
+                allowed.add(NO_SEGMENT)
+                if config.last >= 0:
+                    rfc.add(self.spec.rules[config.last].rfc)
+        return sorted(allowed), sorted(rfc)
+
+
+def _same(expected: tuple, seen: tuple) -> bool:
+    flags = expected[0]
+    return flags == seen[0] and expected[1] == seen[1] and expected[3] == seen[3] and (not flags & ACK or expected[2] == seen[2])
