@@ -47,6 +47,11 @@ class Parser(argparse.ArgumentParser):
         raise InputError(f"{message} (see '{self.prog} --help')")
 
 
+def _subcommand(commands, name: str, help_text: str, epilog: str, *description: str) -> argparse.ArgumentParser:
+    return commands.add_parser(name, help=help_text, description="".join(description), epilog=epilog,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="tcpmodel", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"tcpmodel {__version__}")
@@ -85,16 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.add_argument("--isn-stride", type=int, metavar="N", help="how far the ISN clock moves per incarnation")
     scenario.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
     scenario.add_argument("--disable", action="append", default=[], metavar="OPTION", help="switch off a named option of the spec (repeatable)")
-    prove = commands.add_parser(
-        "prove",
-        help="prove the sequence-number properties of a spec with Z3 (32-bit)",
-        description=(
+    prove = _subcommand(
+        commands, "prove", "prove the sequence-number properties of a spec with Z3 (32-bit)", PROVE_EPILOG,
             "Decide the spec's Z3 obligations over the full 32-bit sequence space: RFC 1982 lemmas, "
             "RFC 9293's acceptability tests, translation invariance of every rule (what justifies "
-            "exploring with small ISNs), reachable guards and complete segment handling."
-        ),
-        epilog=PROVE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+            "exploring with small ISNs), reachable guards and complete segment handling.",
     )
     prove.add_argument("spec", metavar="SPEC", nargs="?", default="specs/rfc9293.toml", help="a spec file (default: %(default)s)")
     prove.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -102,17 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--witnesses", metavar="PATH", help="also write Z3's boundary witnesses there as JSON (wrap point, 2**31, window edges)")
     prove.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S", help="Z3 time limit per check (default: %(default)s s)")
     prove.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
-    audit = commands.add_parser(
-        "audit",
-        help="judge traces and pcap/pcapng captures against a spec (the oracle)",
-        description=(
+    vectors = _subcommand(
+        commands, "vectors", "generate conformance test vectors for one endpoint from a spec", VECTORS_EPILOG,
+            "Generate conformance vectors for one endpoint under test, in both roles (active and passive "
+            "opener): the shortest run to every rule the endpoint fires, and to every state followed by a "
+            "crafted segment of each kind (SYN, SYN-ACK, ACK, data, FIN, RST, RST-ACK) in, out of and before "
+            "the window, and with an ACK of unsent data. Each step lists the stimulus and every response the "
+            "spec allows. Prints the rule coverage and the state x segment-kind matrix.",
+    )
+    vectors.add_argument("spec", metavar="SPEC", nargs="?", default="specs/rfc9293.toml", help="a spec file (default: %(default)s)")
+    vectors.add_argument("--out", metavar="DIR", required=True, help="where the vectors are written")
+    vectors.add_argument("--format", choices=("jsonl", "packetdrill"), default="jsonl", help="vectors.jsonl (default), or one packetdrill script per vector")
+    vectors.add_argument("--json", action="store_true", help="print the coverage as one JSON object")
+    audit = _subcommand(
+        commands, "audit", "judge traces and pcap/pcapng captures against a spec (the oracle)", AUDIT_EPILOG,
             "Judge each connection in FILE (JSON-lines traces, pcap or pcapng captures) against the spec, "
             "one event at a time, under a profile. A capture is judged from both endpoints and may have "
             "seen segments that never reached their receiver. Each connection gets PASS, FAIL with the first "
-            "deviation (event, what was seen, what the spec allowed there, RFC section), or INCONCLUSIVE."
-        ),
-        epilog=AUDIT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+            "deviation (event, what was seen, what the spec allowed there, RFC section), or INCONCLUSIVE.",
     )
     audit.add_argument("files", metavar="FILE", nargs="+", help="a .jsonl trace, or a pcap / pcapng capture")
     audit.add_argument("--spec", default="specs/rfc9293.toml", help="the spec to judge against (default: %(default)s)")
@@ -157,6 +164,13 @@ EXPERIMENT_EPILOG = """examples:
 exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no ip command)
 """
 
+
+VECTORS_EPILOG = """examples:
+  tcpmodel vectors specs/rfc9293.toml --out vectors
+  tcpmodel vectors specs/rfc9293.toml --out pkt --format packetdrill
+
+exit codes: 0 written, 2 bad input
+"""
 
 AUDIT_EPILOG = """examples:
   tcpmodel audit run.pcap                          every connection in a capture
@@ -301,6 +315,37 @@ def run_prove(args) -> int:
     return EXIT_INCOMPLETE if any(not r.ok for r in results) else EXIT_OK
 
 
+def run_vectors(args) -> int:
+    from tcpmodel.spec import load_spec
+    from tcpmodel.vectors import coverage_json, coverage_text, generate, vectors_jsonl
+
+    spec = load_spec(args.spec)
+    suite = generate(spec)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder: {exc.strerror or exc}", where=str(out)) from None
+    if args.format == "jsonl":
+        written = [out / "vectors.jsonl"]
+        write_atomic(written[0], vectors_jsonl(suite))
+    else:
+        from tcpmodel.packetdrill import exportable, script
+
+        written = []
+        for vector in suite.vectors:
+            if exportable(vector):
+                written.append(out / f"{vector.name.replace(' ', '_')}.pkt")
+                write_atomic(written[-1], script(vector))
+    if args.json:
+        print(json.dumps({**coverage_json(suite), "format": args.format, "files": len(written), "out": str(out)}, indent=2))
+    else:
+        skipped = len(suite.vectors) - len(written) if args.format == "packetdrill" else 0
+        note = f" ({skipped} vectors wait for a user timeout or TIME-WAIT and are not exported)" if skipped else ""
+        print(coverage_text(suite) + f"written:   {len(written)} file{'s' if len(written) != 1 else ''} in {out}{note}")
+    return EXIT_OK
+
+
 def run_audit(args) -> int:
     from tcpmodel.audit import audit_file
     from tcpmodel.oracle import profile_named
@@ -368,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
-        return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit}.get(args.command, run_check)(args)
+        return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors}.get(args.command, run_check)(args)
     except InputError as exc:
         sys.stderr.write(f"tcpmodel: error: {exc}\n")
         return EXIT_INPUT

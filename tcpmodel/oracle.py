@@ -133,18 +133,23 @@ def profile_named(name: str) -> Profile:
     return PROFILES[name]
 
 
-def judge(spec: Spec, trace: Trace, profile: Profile, *, may_lose_in: bool = False, end_is_silence: bool = False) -> Verdict:
-    """Judge ``trace`` (one connection, from its endpoint under test) against ``spec``."""
+def judge(spec: Spec, trace: Trace, profile: Profile, *, may_lose_in: bool = False, end_is_silence: bool = False,
+          calls_observed: bool | None = None) -> Verdict:
+    """Judge ``trace`` (one connection, from its endpoint under test) against ``spec``.
+    ``calls_observed``: whether the trace records every user call (default: when it records any)."""
     events = trace.events
     syn = next((e for e in events if isinstance(e, SegmentEvent) and e.direction == "out" and e.flags & SYN), None)
-    if syn is None:
-        return Verdict(INCONCLUSIVE, profile.name, reason="the trace does not show the endpoint's SYN: its ISN and the start of the connection are unknown")
+    if calls_observed is None:
+        calls_observed = any(isinstance(e, CallEvent) for e in events)
     unknown = sorted({kind for e in events if isinstance(e, SegmentEvent) for kind in option_kinds(e.options)} - KNOWN_OPTIONS)
     if unknown:
         return Verdict(INCONCLUSIVE, profile.name, reason=f"TCP option kind {', '.join(map(str, unknown))} is not modelled")
-    window = next(e.win for e in events if isinstance(e, SegmentEvent) and e.direction == "out")
-    calls_observed = any(isinstance(e, CallEvent) for e in events)
-    return _Run(spec, profile, syn.seq, window, calls_observed, may_lose_in).judge(events, end_is_silence)
+    window = next((e.win for e in events if isinstance(e, SegmentEvent) and e.direction == "out"), 0)
+    isn = syn.seq if syn else 0
+    verdict = Oracle(spec, profile, isn, window, calls_observed, may_lose_in).judge(events, end_is_silence)
+    if syn is None and verdict.verdict == FAIL:  # a PASS never used the ISN: any open would have sent a SYN
+        return Verdict(INCONCLUSIVE, profile.name, reason="the trace does not show the endpoint's SYN: its ISN and the start of the connection are unknown")
+    return verdict
 
 
 def option_kinds(options_hex: str) -> list[int]:
@@ -159,7 +164,9 @@ def option_kinds(options_hex: str) -> list[int]:
     return kinds
 
 
-class _Run:
+class Oracle:
+    """The configurations of one endpoint, advanced one observed event at a time (see ``judge``)."""
+
     def __init__(self, spec: Spec, profile: Profile, isn: int, window: int, calls_observed: bool, may_lose_in: bool):
         self.spec = replace(spec, constants={**spec.constants, "RCV.WND": window})
         self.profile = profile
@@ -213,8 +220,11 @@ class _Run:
 
     # ------------------------------------------------------------ the trace
 
+    def initial(self) -> set[Config]:
+        return {Config(self.compiled.initial_tcb(), started=tuple(0.0 for _ in self.timer_names))}
+
     def judge(self, events, end_is_silence: bool) -> Verdict:
-        configs = {Config(self.compiled.initial_tcb(), started=tuple(0.0 for _ in self.timer_names))}
+        configs = self.initial()
         for index, event in enumerate(events):
             reachable = self.closure(configs, event.t)
             if reachable is None:
