@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--spec", default="specs/rfc9293.toml", help="the spec to judge against (default: %(default)s)")
     audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
     audit.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    audit.add_argument("--out", metavar="DIR", default="audits", help="where ladder diagrams (SVG) of FAILs are written (default: %(default)s)")
     experiment = commands.add_parser(
         "experiment",
         help="measure the Linux kernel's TCP in a network namespace of its own (root)",
@@ -175,9 +176,11 @@ exit codes: 0 written, 2 bad input
 AUDIT_EPILOG = """examples:
   tcpmodel audit run.pcap                          every connection in a capture
   tcpmodel audit trace.jsonl --profile linux --json
+  tcpmodel audit run.pcap --out ladders            a FAIL's ladder: ladders/run.0.client.svg
 
 exit codes: 0 no connection FAILs, 1 one does, 2 bad input (a file that cannot be read; a
-truncated capture is still judged as far as it goes, then exits 2)
+truncated capture is still judged as far as it goes, then exits 2) or a ladder diagram that
+cannot be written (after the verdicts)
 """
 
 PROVE_EPILOG = """examples:
@@ -361,15 +364,42 @@ def run_audit(args) -> int:
         except InputError as exc:
             errors.append(str(exc))
     errors += [a.error for a in audits if a.error]
+    files = write_audit_ladders(audits, Path(args.out), spec.name, errors)
     if args.json:
-        print(json.dumps(audit_json(profile, audits, errors), indent=2))
+        print(json.dumps(audit_json(profile, audits, errors, files), indent=2))
     elif any(a.connections for a in audits) or not errors:
-        print(audit_text(profile, audits), end="")
+        print(audit_text(profile, audits, files), end="")
     for error in errors:
         sys.stderr.write(f"tcpmodel: error: {error}\n")
     if errors:
         return EXIT_INPUT
     return EXIT_VIOLATION if any(c.verdict == "FAIL" for a in audits for c in a.connections) else EXIT_OK
+
+
+def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) -> dict[tuple[int, int, int], str]:
+    """Write the ladder diagram of every FAILing side; the paths by (file, connection, side) index.
+    A diagram that cannot be written is one more error."""
+    from tcpmodel.auditladder import (
+        file_stems,
+        ladder_file,
+        ladder_subtitle,
+        render_side,
+    )
+
+    files = {}
+    for i, (audit, stem) in enumerate(zip(audits, file_stems([a.path for a in audits]))):
+        for c, connection in enumerate(audit.connections):
+            for s, side in enumerate(connection.sides):
+                if side.verdict.verdict != "FAIL":
+                    continue
+                path = ladder_file(out, stem, connection, c, s)
+                try:
+                    write_atomic(path, render_side(side, ladder_subtitle(connection, c, spec_name)))
+                except OSError as exc:
+                    errors.append(f"{path}: cannot write ladder diagram: {exc.strerror or exc}")
+                    continue
+                files[i, c, s] = str(path)
+    return files
 
 
 def run_experiment(args) -> int:

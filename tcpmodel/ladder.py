@@ -8,11 +8,19 @@ whenever that endpoint's state changes; user calls and timer events are small no
 
 The input is the header and the step records of ``tcpmodel.counterexample`` (its JSON-lines
 trace). The output depends only on the input, so the same trace gives the same bytes.
+
+Observed runs (``auditladder``, an audited trace) use three optional fields as well: a step's
+``t`` (seconds, written beside its number), a step's ``across`` (segments drawn straight across
+its row: an observation shows when a segment passed, not how long it travelled), the header's
+``names`` (what the timelines are called instead of A and B) and its ``subtitle`` (in place of
+its ``rfc``, which a counterexample's subtitle is). ``mark_note`` is text written
+under the diagram for the marked row, such as what was seen there and what was allowed.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -33,7 +41,10 @@ STYLE = (
     ".note{fill:#555;font-style:italic}.step{fill:#999}"
     ".mark{fill:#e33;fill-opacity:0.15}.mark-text{fill:#c00;font-weight:bold}"
     ".cycle{fill:none;stroke:#555}.cycle-text{fill:#555}"
+    ".time{fill:#999}.mark-note{fill:#c00}"
 )
+NOTE_LINE = 15  # height of one line of the mark's note
+NOTE_CHARS = 128  # a longer line of the note is wrapped (11 px monospace: about 6.6 px a character)
 
 
 @dataclass
@@ -53,10 +64,15 @@ class Arrow:
     kind: str  # "received", "lost" or "in-flight"
 
 
-def render_ladder(header: dict, steps: list[dict], title: str | None = None, mark_step: int | None = None) -> str:
-    """The SVG document of the ladder diagram of ``steps``, marking row ``mark_step`` if given."""
+def render_ladder(header: dict, steps: list[dict], title: str | None = None, mark_step: int | None = None,
+                  mark_note: str | None = None) -> str:
+    """The SVG document of the ladder diagram of ``steps``, marking row ``mark_step`` if given;
+    ``mark_note`` (lines of text) is written under the diagram when a row is marked."""
     bottom = row_y(len(steps)) + ROW
-    height = bottom + 24
+    marked = mark_step is not None and 1 <= mark_step <= len(steps)
+    note = [part for line in (mark_note or "").splitlines() for part in textwrap.wrap(line, NOTE_CHARS, subsequent_indent="    ")]
+    note = note if marked else []
+    height = bottom + 24 + NOTE_LINE * len(note)
     if title is None:
         title = f"{header.get('property', 'trace')} — {header.get('spec', '')}"
     parts = [
@@ -68,12 +84,12 @@ def render_ladder(header: dict, steps: list[dict], title: str | None = None, mar
         'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#1f4e79"/></marker></defs>',
         f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>',
     ]
-    if mark_step is not None and 1 <= mark_step <= len(steps):
+    if marked:
         parts += draw_mark(mark_step, "deviation" if "deviation" in header else "violation")
     cycle_start = header.get("cycle_start")
     if isinstance(cycle_start, int) and 1 <= cycle_start <= len(steps):
         parts += draw_cycle(cycle_start, bottom)
-    parts += draw_heading(title, header.get("rfc"), bottom)
+    parts += draw_heading(title, header.get("subtitle", header.get("rfc")), bottom, header.get("names") or {})
     states = initial_states(steps)
     parts += [beside(name, TOP + 11, state, "state") for name, state in states.items() if state]
     for row, step in enumerate(steps, 1):
@@ -82,6 +98,10 @@ def render_ladder(header: dict, steps: list[dict], title: str | None = None, mar
         states = after
     for arrow in match_segments(steps):
         parts += draw_arrow(arrow, bottom)
+    parts += [
+        f'<text class="mark-note" x="8" y="{bottom + 24 + NOTE_LINE * i}">{escape(line)}</text>'
+        for i, line in enumerate(note)
+    ]
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -97,6 +117,11 @@ def timeline_x(endpoint: str) -> int:
 def number(value: float) -> str:
     text = f"{value:.1f}"
     return text[:-2] if text.endswith(".0") else text
+
+
+def seconds(t: float) -> str:
+    """A time as a trace gives it, to the nanosecond, without trailing zeros: 0.1, 61.452311, 0."""
+    return f"{t:.9f}".rstrip("0").rstrip(".")
 
 
 def segment_label(segment: dict) -> str:
@@ -168,6 +193,7 @@ def match_segments(steps: list[dict]) -> list[Arrow]:
         dropped = len(step.get("dropped") or [])
         sends += [Send(segment, row) for segment in sent[: len(sent) - dropped]]
         arrows += [Arrow(segment, row, row, "lost") for segment in sent[len(sent) - dropped:]]  # a full queue
+        arrows += [Arrow(segment, row, row, "received") for segment in step.get("across") or []]
     return arrows + [Arrow(s.segment, s.row, None, "in-flight") for s in sends if s.remaining > 0]
 
 
@@ -177,21 +203,24 @@ def beside(endpoint: str, y: float, text: str, kind: str) -> str:
     return f'<text class="{kind}" x="{x}" y="{number(y)}" text-anchor="{anchor}">{escape(str(text))}</text>'
 
 
-def draw_heading(title: str, rfc: str | None, bottom: int) -> list[str]:
+def draw_heading(title: str, rfc: str | None, bottom: int, names: dict) -> list[str]:
     parts = [f'<text class="title" x="8" y="20">{escape(title)}</text>']
     if rfc:
         parts.append(f'<text class="subtitle" x="8" y="36">{escape(str(rfc))}</text>')
     for name in ("A", "B"):
         x = timeline_x(name)
-        parts.append(f'<text class="endpoint" x="{x}" y="{TOP - 14}" text-anchor="middle">{name}</text>')
+        label = escape(str(names.get(name, name)))
+        parts.append(f'<text class="endpoint" x="{x}" y="{TOP - 14}" text-anchor="middle">{label}</text>')
         parts.append(f'<line class="timeline" x1="{x}" y1="{TOP - 8}" x2="{x}" y2="{bottom + 8}"/>')
     return parts
 
 
 def draw_step(row: int, step: dict, before: dict, after: dict) -> list[str]:
-    """The step number, the note of a call or timer, a network event and any state changes."""
+    """The step number and time, the note of a call or timer, a network event and any state changes."""
     y = row_y(row)
     parts = [f'<text class="step" x="{GUTTER - 8}" y="{y + 4}" text-anchor="end">{row}</text>']
+    if isinstance(step.get("t"), (int, float)):
+        parts.append(f'<text class="time" x="{GUTTER}" y="{y + 4}">{seconds(step["t"])} s</text>')
     actor, event = step.get("actor"), step.get("event")
     segment = step.get("segment") or {}
     if actor == "network" and event == "tick":

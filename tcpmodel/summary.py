@@ -178,15 +178,17 @@ def proof_json(spec, results) -> dict:
 # ---------------------------------------------------------------- audit
 
 
-def audit_text(profile, audits) -> str:
+def audit_text(profile, audits, files: dict | None = None) -> str:
+    """``files``: the ladder diagrams written, by (file, connection, side) index."""
+    files = files or {}
     connections = [c for a in audits for c in a.connections]
     lines = [f"profile:  {profile.name} ({profile.title})"]
     if connections:
         width = max(len(c.name) for c in connections)
         lines.append(f"{'verdict':<13} {'connection':<{width}}  file")
         lines += [f"{c.verdict:<13} {c.name:<{width}}  {c.file}" for c in connections]
-    for c in connections:
-        for side in c.sides:
+    for (i, j), c in indexed(audits):
+        for k, side in enumerate(c.sides):
             v = side.verdict
             if v.verdict == "FAIL":
                 lines.append("")
@@ -194,6 +196,8 @@ def audit_text(profile, audits) -> str:
                 lines.append(f"  seen:    {v.seen}")
                 lines.append(f"  allowed: {'; '.join(v.allowed)}")
                 lines += [f"  by:      {rfc}" for rfc in v.rfc]
+                if (i, j, k) in files:
+                    lines.append(f"  written: {files[i, j, k]}")
             elif v.verdict == "INCONCLUSIVE":
                 lines.append(f"INCONCLUSIVE {c.name}, endpoint {side.endpoint}: {v.reason}")
     counts = {k: sum(c.verdict == k for c in connections) for k in ("PASS", "FAIL", "INCONCLUSIVE")}
@@ -203,11 +207,22 @@ def audit_text(profile, audits) -> str:
     return "\n".join(lines) + "\n"
 
 
-def audit_json(profile, audits, errors) -> dict:
+def audit_json(profile, audits, errors, files: dict | None = None) -> dict:
+    """``files``: the ladder diagrams written, by (file, connection, side) index; each connection
+    lists its own under "files"."""
+    files = files or {}
     return {
         "profile": profile.name,
         "profile_title": profile.title,
         "departures": list(profile.departures),
-        "connections": [c.as_dict() for a in audits for c in a.connections],
+        "connections": [
+            {**c.as_dict(), "files": [files[i, j, k] for k in range(len(c.sides)) if (i, j, k) in files]}
+            for (i, j), c in indexed(audits)
+        ],
         "errors": errors,
     }
+
+
+def indexed(audits):
+    """Each connection of each audited file with its (file, connection) index."""
+    return [((i, j), c) for i, a in enumerate(audits) for j, c in enumerate(a.connections)]

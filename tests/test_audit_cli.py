@@ -46,13 +46,14 @@ def _trace_with_wrong_ack(pcap, tmp_path):
 
 def test_a_deliberate_error_fails_at_its_event(netns_capable, loopback_pcap, tmp_path, capsys):  # noqa: F811
     path, index, original = _trace_with_wrong_ack(loopback_pcap, tmp_path)
-    assert main(["audit", str(path), *SPEC]) == 1
+    ladders = ["--out", str(tmp_path / "audits")]  # its ladder diagram, not in the working directory
+    assert main(["audit", str(path), *SPEC, *ladders]) == 1
     out = capsys.readouterr().out
     assert f"event {index}:" in out
     assert f"seen:    <ACK SEQ={original.seq} ACK={(original.ack + 1) % 2**32}>" in out
     assert f"<ACK SEQ={original.seq} ACK={original.ack}>" in out.split("allowed:")[1].splitlines()[0]
     assert "by:      RFC 9293 §3.10.7.4" in out
-    assert main(["audit", str(path), *SPEC, "--json"]) == 1
+    assert main(["audit", str(path), *SPEC, *ladders, "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     connection = data["connections"][0]
     assert connection["verdict"] == "FAIL" and connection["event"] == index
@@ -63,7 +64,7 @@ def test_a_truncated_capture_is_judged_as_far_as_it_goes(netns_capable, loopback
     data = loopback_pcap.read_bytes()
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(data[: len(data) - 30])
-    assert main(["audit", str(cut), *SPEC]) == 2
+    assert main(["audit", str(cut), *SPEC, "--out", str(tmp_path / "audits")]) == 2
     captured = capsys.readouterr()
     assert "connection" in captured.out and "#0" in captured.out
     lines = captured.err.strip().splitlines()

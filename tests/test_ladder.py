@@ -227,3 +227,24 @@ def test_empty_trace():
     root = parse(render_ladder({}, []))
     assert with_class(root, "text", "title")[0].text == "trace — "
     assert len(with_class(root, "line", "timeline")) == 2
+
+
+def test_observed_rows_times_names_and_mark_note():
+    across = [seg("A", "SYN", 0, 0), seg("B", "SYN,ACK", 1000, 1)]
+    steps = [{"type": "step", "index": n, "actor": "A", "event": "SEGMENT", "t": t, "across": [s]}
+             for n, (t, s) in enumerate(zip((0.0, 0.25), across), 1)]
+    header = {"names": {"A": "10.0.0.1:1", "B": "peer"}, "subtitle": "run.pcap", "rfc": "not shown", "deviation": "x"}
+    note = "seen <X>\n" + "allowed: " + "y" * 200
+    root = parse(render_ladder(header, steps, title="t", mark_step=2, mark_note=note))
+    arrows = with_class(root, "line", "segment")
+    assert [(a.get("y1"), a.get("y2")) for a in arrows] == [("100", "100"), ("128", "128")]  # across their rows
+    assert float(arrows[1].get("x1")) > float(arrows[1].get("x2"))
+    assert [e.text for e in with_class(root, "text", "endpoint")] == ["10.0.0.1:1", "peer"]
+    assert [e.text for e in with_class(root, "text", "subtitle")] == ["run.pcap"]
+    assert [e.text for e in with_class(root, "text", "time")] == ["0 s", "0.25 s"]
+    lines = [e.text for e in with_class(root, "text", "mark-note")]
+    assert lines[0] == "seen <X>" and len(lines) == 3 and all(len(line) <= 128 for line in lines)  # long lines wrap
+    assert "deviation" in texts(root)
+    plain = parse(render_ladder(header, steps, title="t", mark_note=note))  # no marked row: no note
+    assert not with_class(plain, "text", "mark-note")
+    assert int(plain.get("height")) == int(root.get("height")) - 3 * 15
