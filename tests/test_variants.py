@@ -14,6 +14,7 @@ EXPECTED = {
     "no_time_wait": ("graceful_close", 13),
     "fixed_isn": ("stream_integrity", 9),
     "naive_compare": ("close_completes", 12),
+    "time_wait_one_msl": ("graceful_close", 15),
 }
 
 
