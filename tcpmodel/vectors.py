@@ -6,10 +6,11 @@ Endpoint A of the composed system is the endpoint under test; B is the tester. F
 - for every rule A fires in the exploration, the shortest run to that step is a vector;
 - for every state A reaches, the shortest run to it is followed by one crafted segment from the
   tester (the tester may send anything) for each segment kind (SYN, SYN-ACK, ACK, data, FIN,
-  RST, RST-ACK) and each position relative to A's numbers: in the window, out of it (the first
-  number beyond the window, the boundary Z3's witnesses name), an old duplicate (a copy of the
-  tester's first segments), and for segments with ACK an ACK of data A never sent. CLOSED and
-  LISTEN have no numbers of their own: there each kind comes once, in position "any".
+  RST, RST-ACK) and each position relative to A's numbers: at RCV.NXT, at the window's last
+  number, just beyond the window, just before it, as an old duplicate (a copy of the tester's
+  first segments), and for segments with ACK an ACK of data A never sent and an ACK 2**31 away.
+  The boundary positions are the offsets of Z3's boundary witnesses (``prove --witnesses``).
+  CLOSED and LISTEN have no numbers of their own: there each kind comes once, in position "any".
 
 A vector is A's view of the run: stimuli (user calls on A, timeouts of A's timers, segments
 delivered to A) and, after each, the responses the spec allows: every alternative the oracle
@@ -22,18 +23,32 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from itertools import pairwise
+
 from tcpmodel import __version__
+from tcpmodel.errors import SpecError
 from tcpmodel.explore import explore
 from tcpmodel.oracle import PROFILES, Oracle
 from tcpmodel.scenario import make_scenario
 from tcpmodel.seqnum import MASK
 from tcpmodel.spec import FLAG_BITS, Spec, flag_names
+from tcpmodel.symbolic import boundary_witnesses
 from tcpmodel.system import System
 from tcpmodel.trace import CallEvent, Header, SegmentEvent, Trace
 
 FIN, SYN, RST, ACK = (FLAG_BITS[f] for f in ("FIN", "SYN", "RST", "ACK"))
 KINDS = {"SYN": SYN, "SYN-ACK": SYN | ACK, "ACK": ACK, "data": ACK, "FIN": FIN | ACK, "RST": RST, "RST-ACK": RST | ACK}
-POSITIONS = ("in window", "out of window", "old duplicate", "unsent ACK", "any")
+POSITIONS = ("in window", "last in window", "out of window", "before window", "old duplicate", "unsent ACK", "ACK 2^31 away", "any")
+ACK_POSITIONS = ("unsent ACK", "ACK 2^31 away")
+# Where Z3's boundary witnesses (``symbolic.boundary_witnesses``) put the crafted segment:
+# position -> (witness name, the field it moves, the field it is measured from).
+WITNESSED = {
+    "last in window": ("acceptable.last_in_window", "SEG.SEQ", "RCV.NXT"),
+    "out of window": ("acceptable.first_beyond_window", "SEG.SEQ", "RCV.NXT"),
+    "before window": ("acceptable.empty_before_window", "SEG.SEQ", "RCV.NXT"),
+    "unsent ACK": ("ack.first_too_new", "SEG.ACK", "SND.NXT"),
+    "ACK 2^31 away": ("ack.half_distance", "SEG.ACK", "SND.UNA"),
+}
 # A state without numbers of its own (CLOSED, LISTEN) meets each kind in one position: "any".
 NUMBERED_POSITIONS = POSITIONS[:-1]
 ROLES = {"active": ("active", "either"), "passive": ("passive", "active")}
@@ -117,7 +132,7 @@ def _unnumbered(spec: Spec, state: str) -> bool:
 def _why_impossible(spec: Spec, state: str, kind: str, position: str, reached: set[str]) -> str:
     if state not in reached:
         return f"the endpoint never reaches {state} in either role"
-    if position == "unsent ACK" and not KINDS[kind] & ACK:
+    if position in ACK_POSITIONS and not KINDS[kind] & ACK:
         return f"a {kind} segment carries no ACK"
     return "no vector"
 
@@ -147,17 +162,29 @@ def _role_vectors(spec: Spec, role: str, reached: set[str], progress) -> list[Ve
         labels = _labels(system, ex, k)
         for kind in KINDS:
             for position in positions_for(spec, state):
-                if position == "unsent ACK" and not KINDS[kind] & ACK:
+                if position in ACK_POSITIONS and not KINDS[kind] & ACK:
                     continue
                 name = f"{role}.{state}.{kind}.{position.replace(' ', '_')}"
                 vectors.append(builder.vector(name, f"{state} / {kind} / {position}", labels, (kind, position)))
     return vectors
 
 
+def witnessed_offsets(spec: Spec) -> dict[str, int]:
+    """Each boundary position as an offset from the number it is measured from, read off the
+    witness Z3 finds for it."""
+    witnesses = {w["name"]: w for w in boundary_witnesses(spec, 10.0)}
+    offsets = {}
+    for position, (name, moved, base) in WITNESSED.items():
+        if name not in witnesses:
+            raise SpecError(f"Z3 found no witness {name} for the vector position {position!r}", where=str(spec.path))
+        offsets[position] = (witnesses[name][moved] - witnesses[name][base]) & MASK
+    return offsets
+
+
 def _labels(system: System, ex, k: int) -> list:
     path = ex.path_to(k)
     labels = []
-    for a, b in zip(path, path[1:]):
+    for a, b in pairwise(path):
         pre, post = ex.states[a], ex.states[b]
         labels.append(next(lab for lab, nxt in system.successors(pre) if nxt == post))
     return labels
@@ -169,6 +196,7 @@ class _Builder:
         window = system.compiled.window
         self.oracle = Oracle(spec, PROFILE, system.isn(0, 1), window, calls_observed=True, may_lose_in=False)
         self.names = [v.name for v in spec.variables]
+        self.offsets = witnessed_offsets(spec)
 
     def vector(self, name: str, target: str, labels: list, crafted: tuple | None = None) -> Vector:
         vector = Vector(name, self.role, target, self.system.isn(0, 1), self.system.isn(1, 1))
@@ -214,9 +242,15 @@ class _Builder:
         if position == "any":  # CLOSED or LISTEN: the tester's own numbers, and an ACK of A's ISN
             seq, ack = self.system.isn(1, 1), self.system.isn(0, 1) + 1
         else:
-            seq = {"in window": var["RCV.NXT"], "out of window": var["RCV.NXT"] + window,
-                   "old duplicate": var["IRS"] + (0 if flags & SYN else 1), "unsent ACK": var["RCV.NXT"]}[position]
-            ack = {"unsent ACK": var["SND.NXT"] + 1, "old duplicate": var["ISS"] + 1}.get(position, var["SND.NXT"])
+            seq, ack = var["RCV.NXT"], var["SND.NXT"]
+            if position == "old duplicate":
+                seq, ack = var["IRS"] + (0 if flags & SYN else 1), var["ISS"] + 1
+            elif position in WITNESSED:
+                _, moved, base = WITNESSED[position]
+                if moved == "SEG.SEQ":
+                    seq = var[base] + self.offsets[position]
+                else:
+                    ack = var[base] + self.offsets[position]
         return (flags, seq & MASK, (ack & MASK) if flags & ACK else 0, data, window)
 
 
@@ -262,11 +296,11 @@ def coverage_text(suite: Suite) -> str:
         lines.append("  never fired: " + ", ".join(missing))
     lines.append(f"matrix:    {filled} of {len(suite.cells)} state x segment-kind x position cells have a vector; "
                  f"{len(suite.impossible)} cannot, each with why:")
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[tuple[str, str], list[str]] = {}
     for (state, kind, position), why in suite.impossible.items():
-        reasons.setdefault(why, []).append(f"{state}/{kind}/{position}")
-    for why, cells in reasons.items():
-        lines.append(f"  {len(cells)} cells: {why}")
+        reasons.setdefault((why, position), []).append(f"{state}/{kind}")
+    for (why, position), cells in reasons.items():
+        lines.append(f"  {position}: {', '.join(cells)}: {why}")
     return "\n".join(lines) + "\n"
 
 
