@@ -168,14 +168,15 @@ class Oracle:
     """The configurations of one endpoint, advanced one observed event at a time (see ``judge``)."""
 
     def __init__(self, spec: Spec, profile: Profile, isn: int, window: int, calls_observed: bool, may_lose_in: bool):
-        self.spec = replace(spec, constants={**spec.constants, "RCV.WND": window})
+        self.spec, self.compiled = _compiled(spec, profile.options, window)
         self.profile = profile
-        self.compiled = CompiledSpec(self.spec, profile.options, window)
         self.isn = isn
         self.calls_observed = calls_observed
         self.may_lose_in = may_lose_in
         self.timer_names = tuple(t.name for t in spec.timers)
         self.timer_events = tuple(f"{t.name} TIMEOUT" for t in spec.timers)
+        self.timer_fired = dict(zip(self.timer_events, self.timer_names))
+        self._memo: dict = {}
         shortest = dict(profile.min_seconds)
         self.min_seconds = tuple(shortest.get(name, 0.0) for name in self.timer_names)
         self.hidden_calls = () if calls_observed else ("LISTEN", "CONNECT", "CLOSE", "ABORT")
@@ -183,16 +184,20 @@ class Oracle:
     # ------------------------------------------------------------ one rule
 
     def step(self, config: Config, event: str, segment: tuple | None = None, data: int = 0, now: float = 0.0) -> Config | None:
-        fn = self.compiled.dispatch.get((config.tcb[0], event))
-        hit = fn(config.tcb, segment, (self.isn, data)) if fn else None
+        key = (config.tcb, event, segment, data)
+        hit = self._memo.get(key)
+        if hit is None:
+            fn = self.compiled.dispatch.get((config.tcb[0], event))
+            hit = self._memo[key] = (fn(config.tcb, segment, (self.isn, data)) if fn else None) or False
         if not hit:
             return None
         rule, tcb, sends, restarts = hit
         owed = config.owed + tuple((s, rule) for s in sends)
         if len(owed) > MAX_OWED:
             return None
+        fired = self.timer_fired.get(event)
         started = tuple(
-            now if name in restarts or name == event.removesuffix(" TIMEOUT") or (run(tcb) and not run(config.tcb)) else at
+            now if name in restarts or name == fired or (run(tcb) and not run(config.tcb)) else at
             for name, run, at in zip(self.timer_names, self.compiled.timer_running, config.started)
         )
         return Config(tcb, owed, rule, config.opened or event in OPEN_CALLS, started)
@@ -312,6 +317,22 @@ class Oracle:
                 if config.last >= 0:
                     rfc.add(self.spec.rules[config.last].rfc)
         return sorted(allowed), sorted(rfc)
+
+
+_COMPILED: dict[tuple, tuple] = {}
+
+
+def _compiled(spec: Spec, options: frozenset, window: int) -> tuple[Spec, CompiledSpec]:
+    """The spec with RCV.WND = ``window``, compiled once per (spec, options, window): a capture
+    holds many connections, mostly with the same window."""
+    key = (id(spec), options, window)
+    hit = _COMPILED.get(key)
+    if hit is None or hit[0] is not spec:
+        if len(_COMPILED) >= 64:
+            _COMPILED.clear()
+        windowed = replace(spec, constants={**spec.constants, "RCV.WND": window})
+        hit = _COMPILED[key] = (spec, windowed, CompiledSpec(windowed, options, window))
+    return hit[1], hit[2]
 
 
 def _same(expected: tuple, seen: tuple) -> bool:
