@@ -126,6 +126,27 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
     audit.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     audit.add_argument("--out", metavar="DIR", default="audits", help="where ladder diagrams (SVG) of FAILs are written (default: %(default)s)")
+    conform = _subcommand(
+        commands, "conform", "run the conformance vectors against a real TCP stack and judge it (root)", CONFORM_EPILOG,
+            "Drive a real TCP stack with the conformance vectors (tcpmodel vectors) in both roles and judge "
+            "what it did with the oracle. Linux: the kernel's own TCP, each vector in a fresh network "
+            "namespace, the tester on the other side of a TUN device (needs root). Every vector gets PASS, "
+            "FAIL (the first deviation: what was seen, what the spec allowed, the RFC section), INCONCLUSIVE, "
+            "SKIPPED (with why: it waits for a USER or TIME-WAIT timeout, or the stack's interface cannot make "
+            "its call) or ERROR (the stack did not finish in time). The traces, pcaps and ladder diagrams of "
+            "the vectors that do not PASS are written to --out.",
+    )
+    conform.add_argument("--stack", required=True, metavar="STACK", help="the stack to drive: linux")
+    conform.add_argument("--spec", default="specs/rfc9293.toml", help="the spec (default: %(default)s)")
+    conform.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
+    conform.add_argument("--vectors", metavar="SELECTOR", help="only vectors whose name contains one of these comma-separated substrings or matches a glob")
+    conform.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S", help="per vector; a stack that takes longer is killed (default: %(default)s s)")
+    conform.add_argument("--settle", type=_positive_float, default=0.05, metavar="S", help="seconds to collect the stack's segments after each stimulus, at least (default: %(default)s)")
+    conform.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    conform.add_argument("--out", metavar="DIR", default="conformance-runs", help="traces, pcaps and ladders of the vectors that do not PASS (default: %(default)s)")
+    conform.add_argument("--keep-all", action="store_true", help="also write the trace and pcap of every PASS")
+    conform.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/conformance/linux.md)")
+    conform.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="a progress line on stderr (default: on)")
     experiment = commands.add_parser(
         "experiment",
         help="measure the Linux kernel's TCP in a network namespace of its own (root)",
@@ -165,6 +186,16 @@ EXPERIMENT_EPILOG = """examples:
 exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no ip command)
 """
 
+
+CONFORM_EPILOG = """examples:
+  tcpmodel conform --stack linux                                 every vector, profile rfc9293
+  tcpmodel conform --stack linux --profile linux --report reports/conformance/linux.md
+  tcpmodel conform --stack linux --vectors 'active.rule.*,passive.ESTABLISHED' --json
+
+exit codes: 0 every vector PASSes or is SKIPPED, 1 a vector FAILs, is INCONCLUSIVE or ERROR,
+2 bad input, or the stack cannot run here (not root, no network namespaces, no /dev/net/tun),
+3 interrupted (the vectors run so far are printed)
+"""
 
 VECTORS_EPILOG = """examples:
   tcpmodel vectors specs/rfc9293.toml --out vectors
@@ -402,6 +433,69 @@ def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) ->
     return files
 
 
+def run_conform(args) -> int:
+    import shlex
+    import time
+
+    from tcpmodel.harness import Settings, conform_json, conform_markdown, conform_text, run_suite, select
+    from tcpmodel.oracle import profile_named
+    from tcpmodel.spec import load_spec
+    from tcpmodel.stacks import stack_module
+    from tcpmodel.vectors import generate
+
+    stack = stack_module(args.stack)
+    profile = profile_named(args.profile)
+    spec = load_spec(args.spec)
+    reason = stack.unavailable_reason()
+    if reason:
+        raise InputError(f"the {args.stack} stack cannot run here: {reason}")
+    vectors = select(generate(spec).vectors, args.vectors)
+    if not vectors:
+        raise InputError(f"no vector matches --vectors {args.vectors!r}")
+    interactive = sys.stderr.isatty()
+    last = [0.0]
+
+    def progress(number, total, name, outcomes):
+        text = f"[{number}/{total}] {name}"
+        failed = sum(o.verdict not in ("PASS", "SKIPPED") for o in outcomes)
+        text += f"  ({failed} not PASS so far)" if failed else ""
+        if interactive:
+            sys.stderr.write(f"\r{text[:99]:<99}")
+        elif time.monotonic() - last[0] >= 10 or number == total:
+            last[0] = time.monotonic()
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    started, interrupted = time.monotonic(), []
+    outcomes = run_suite(spec, vectors, stack, profile, Settings(settle=args.settle, timeout=args.timeout), Path(args.out),
+                         keep_all=args.keep_all, progress=progress if args.progress else None, interrupted=interrupted)
+    seconds = time.monotonic() - started
+    if args.progress and interactive:
+        sys.stderr.write("\r" + " " * 99 + "\r")
+    info = stack.describe()
+    if interrupted:
+        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds) if outcomes else "")
+        sys.stderr.write(f"tcpmodel: interrupted at {interrupted[0]} ({len(outcomes)} of {len(vectors)} vectors run; no report written)\n")
+        return EXIT_INCOMPLETE
+    if args.report:
+        words = ["tcpmodel", "conform", "--stack", args.stack, "--profile", profile.name]
+        if args.spec != "specs/rfc9293.toml":
+            words += ["--spec", args.spec]
+        if args.vectors:
+            words += ["--vectors", args.vectors]
+        words += ["--report", args.report]
+        text = conform_markdown(shlex.join(words), args.stack, info, profile, outcomes, seconds)
+        try:
+            write_atomic(Path(args.report), text)
+        except OSError as exc:
+            raise InputError(f"cannot write the report: {exc.strerror or exc}", where=args.report) from None
+    if args.json:
+        sys.stdout.write(json.dumps(conform_json(args.stack, info, profile, outcomes, seconds), indent=2) + "\n")
+    else:
+        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds))
+    return EXIT_OK if all(o.verdict in ("PASS", "SKIPPED") for o in outcomes) else EXIT_VIOLATION
+
+
 def run_experiment(args) -> int:
     import time
 
@@ -443,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
-        return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors}.get(args.command, run_check)(args)
+        return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors,
+                "conform": run_conform}.get(args.command, run_check)(args)
     except InputError as exc:
         sys.stderr.write(f"tcpmodel: error: {exc}\n")
         return EXIT_INPUT

@@ -1,0 +1,20 @@
+"""Real TCP stacks the conformance harness (``tcpmodel.harness``) can drive, one module each.
+
+A stack module has ``NAME``, ``unavailable_reason()`` (why it cannot run here, or None),
+``describe()`` (what the report says about it: release, settings) and
+``run(vector, settings, model_window)``: run one vector (``Vector.as_dict()``) in a fresh
+isolated stack and return the ``harness.Recording``, raising ``harness.StackHung`` when it did not
+finish within ``settings.timeout`` (the stack's process is then killed).
+"""
+
+STACKS = ("linux",)
+
+
+def stack_module(name: str):
+    import importlib
+
+    from tcpmodel.errors import InputError, did_you_mean
+
+    if name not in STACKS:
+        raise InputError(f'unknown stack "{name}"{did_you_mean(name, STACKS)}; stacks: {", ".join(STACKS)}')
+    return importlib.import_module(f"tcpmodel.stacks.{name}")
