@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXPERIMENT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    experiment.add_argument("name", metavar="NAME", choices=("time-wait", "port-exhaustion"), help="time-wait or port-exhaustion")
+    experiment.add_argument("name", metavar="NAME", choices=EXPERIMENTS, help=", ".join(EXPERIMENTS))
     experiment.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     experiment.add_argument("--record", metavar="PATH", help="also write the JSON result there (whole or not at all)")
     experiment.add_argument("--quick", action="store_true", help="a run of seconds: TIME-WAIT watched for 1 s; stop at the first EADDRNOTAVAIL")
@@ -153,9 +153,18 @@ and removed afterwards (needs root).
   port-exhaustion  with the client port range narrowed to N ports and tcp_tw_reuse = 0, connects to
                    one server fail with EADDRNOTAVAIL once every port is in TIME-WAIT; the
                    sustained rate is compared with N / TIME-WAIT duration (about 130 s)
+  message-boundaries  two send() calls read by one recv(), one send() read by three: TCP keeps
+                   no message boundaries (seconds)
+  syn-data         TCP Fast Open without cookies: the SYN carries data and the server reads it
+                   (seconds)
+  time-wait-cost   TIME-WAITs left on a server (count, descriptors, kernel memory each), and a
+                   client whose ports are all in TIME-WAIT towards one server connecting to another
+                   (seconds)
 
 Record a run once with --record; --quick is a run of seconds.
 """
+
+EXPERIMENTS = ("time-wait", "port-exhaustion", "message-boundaries", "syn-data", "time-wait-cost")
 
 EXPERIMENT_EPILOG = """examples:
   tcpmodel experiment time-wait --record reports/experiments/time-wait.json
@@ -407,8 +416,8 @@ def run_experiment(args) -> int:
 
     from tcpmodel.experiments import port_exhaustion, time_wait_duration, to_text
 
-    if args.name == "time-wait" and (args.ports is not None or args.window is not None):
-        raise InputError("--ports and --window belong to port-exhaustion, not time-wait")
+    if args.name != "port-exhaustion" and (args.ports is not None or args.window is not None):
+        raise InputError(f"--ports and --window belong to port-exhaustion, not {args.name}")
     stream, interactive, last = sys.stderr, sys.stderr.isatty(), [0.0]
 
     def progress(text: str) -> None:
@@ -421,7 +430,13 @@ def run_experiment(args) -> int:
 
     show = progress if args.progress else None
     command = f"tcpmodel experiment {args.name}" + (" --quick" if args.quick else "")
-    if args.name == "time-wait":
+    if args.name in ("message-boundaries", "syn-data", "time-wait-cost"):
+        from tcpmodel import notesexperiments
+
+        command = f"tcpmodel experiment {args.name}"  # a run of seconds: --quick changes nothing
+        result = notesexperiments.run(args.name, progress=show)
+        to_text = notesexperiments.to_text
+    elif args.name == "time-wait":
         result = time_wait_duration(quick=args.quick, progress=show)
     else:
         ports = args.ports or 4
