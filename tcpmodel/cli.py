@@ -126,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
     audit.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     audit.add_argument("--out", metavar="DIR", default="audits", help="where ladder diagrams (SVG) of FAILs are written (default: %(default)s)")
+    report = _subcommand(
+        commands, "report", "check every claim of the source notes and write reports/seed-claims.md", REPORT_EPILOG,
+            "Check each claim of the TCP study notes the project started from (design §5) by running tcpmodel: "
+            "properties of specs/rfc9293.toml, counterexamples of the variant specs beside the reference under "
+            "the same scenario, witness runs and replays drawn as ladder diagrams, Z3's symbolic runs, the "
+            "oracle on crafted traces, and the Linux kernel measurements recorded in reports/experiments/ (read, "
+            "never re-run). Writes OUT/seed-claims.md, one row per claim with its verdict, and OUT/seed-claims/ "
+            "(SVG diagrams, JSON-lines runs and traces, the proofs).",
+    )
+    report.add_argument("--out", metavar="DIR", default="reports", help="where seed-claims.md and seed-claims/ go (default: %(default)s)")
+    report.add_argument("--specs", metavar="DIR", default="specs", help="the reference spec and variants/ (default: %(default)s)")
+    report.add_argument("--experiments", metavar="DIR", default="reports/experiments", help="the recorded kernel runs (default: %(default)s)")
+    report.add_argument("--quick", action="store_true", help="smaller scenarios (under a minute); the recorded report uses the full ones")
+    report.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress lines on stderr (default: on)")
+    report.add_argument("--json", action="store_true", help="print the verdicts and the files written as one JSON object")
     experiment = commands.add_parser(
         "experiment",
         help="measure the Linux kernel's TCP in a network namespace of its own (root)",
@@ -174,6 +189,13 @@ EXPERIMENT_EPILOG = """examples:
 exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no ip command)
 """
 
+
+REPORT_EPILOG = """examples:
+  tcpmodel report                              reports/seed-claims.md and reports/seed-claims/ (a few minutes)
+  tcpmodel report --quick --out /tmp/claims    smaller scenarios
+
+exit codes: 0 written (whatever the verdicts), 2 bad input (a spec, a missing recorded experiment)
+"""
 
 VECTORS_EPILOG = """examples:
   tcpmodel vectors specs/rfc9293.toml --out vectors
@@ -451,6 +473,35 @@ def run_experiment(args) -> int:
     return EXIT_OK
 
 
+def run_report(args) -> int:
+    import time
+
+    from tcpmodel.report import build, write
+
+    started = time.monotonic()
+
+    def progress(text: str) -> None:
+        sys.stderr.write(f"report: {text}\n")
+        sys.stderr.flush()
+
+    out = Path(args.out)
+    built = build(Path(args.specs), Path(args.experiments), out, args.quick, progress if args.progress else None)
+    written = write(out, built.text, built.artefacts)
+    if args.json:
+        claims = [{"number": n, "claim": topic, "verdict": verdict} for n, topic, verdict in built.verdicts]
+        sys.stdout.write(json.dumps({"claims": claims, "files": [str(p) for p in written]}, sort_keys=True) + "\n")
+    else:
+        width = max(len(topic) for _, topic, _ in built.verdicts)
+        lines = [f"  {number:>2}. {topic:<{width}}  {verdict}" for number, topic, verdict in built.verdicts]
+        verdicts = [v for *_, v in built.verdicts]
+        summary = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(sorted(verdicts)))
+        sys.stdout.write("\n".join([f"claims:    {len(verdicts)} ({summary})", *lines,
+                                     f"written:   {out / 'seed-claims.md'} and {len(written) - 1} files in {out / 'seed-claims'}"]) + "\n")
+    if args.progress:
+        progress(f"done in {time.monotonic() - started:.0f} s")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -458,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
-        return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors}.get(args.command, run_check)(args)
+        return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors,
+                "report": run_report}.get(args.command, run_check)(args)
     except InputError as exc:
         sys.stderr.write(f"tcpmodel: error: {exc}\n")
         return EXIT_INPUT
