@@ -63,7 +63,9 @@ class CheckResult:
         return [name for name, n in self.rule_counts.items() if not n]
 
 
-def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress=None) -> CheckResult:
+def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress=None, watch=None) -> CheckResult:
+    """``watch(k, label, j, state, next_state)``, if given, also sees every endpoint step (as the
+    properties do), for callers that gather facts of their own about the runs explored."""
     observer = Observer(spec)
     system = System(spec, scenario, observer)
     checker = Checker(system, observer)
@@ -79,6 +81,8 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
         if label.rule >= 0:
             counts[label.rule] += 1
             checker.on_transition(k, label, j, state, nxt)
+            if watch is not None:
+                watch(k, label, j, state, nxt)
 
     exploration = explore(system, bounds, on_state, on_transition, progress, edge_tag=_give_up_tag)
     results = []

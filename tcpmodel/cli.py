@@ -147,6 +147,21 @@ def build_parser() -> argparse.ArgumentParser:
     conform.add_argument("--keep-all", action="store_true", help="also write the trace and pcap of every PASS")
     conform.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/conformance/linux.md)")
     conform.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="a progress line on stderr (default: on)")
+    report = _subcommand(
+        commands, "report", "check every claim of the source notes and write reports/seed-claims.md", REPORT_EPILOG,
+            "Check each claim of the TCP study notes the project started from (design §5) by running tcpmodel: "
+            "properties of specs/rfc9293.toml, counterexamples of the variant specs beside the reference under "
+            "the same scenario, witness runs and replays drawn as ladder diagrams, Z3's symbolic runs, the "
+            "oracle on crafted traces, and the Linux kernel measurements recorded in reports/experiments/ (read, "
+            "never re-run). Writes OUT/seed-claims.md, one row per claim with its verdict, and OUT/seed-claims/ "
+            "(SVG diagrams, JSON-lines runs and traces, the proofs).",
+    )
+    report.add_argument("--out", metavar="DIR", default="reports", help="where seed-claims.md and seed-claims/ go (default: %(default)s)")
+    report.add_argument("--specs", metavar="DIR", default="specs", help="the reference spec and variants/ (default: %(default)s)")
+    report.add_argument("--experiments", metavar="DIR", default="reports/experiments", help="the recorded kernel runs (default: %(default)s)")
+    report.add_argument("--quick", action="store_true", help="smaller scenarios (under a minute); the recorded report uses the full ones")
+    report.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress lines on stderr (default: on)")
+    report.add_argument("--json", action="store_true", help="print the verdicts and the files written as one JSON object")
     experiment = commands.add_parser(
         "experiment",
         help="measure the Linux kernel's TCP in a network namespace of its own (root)",
@@ -154,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXPERIMENT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    experiment.add_argument("name", metavar="NAME", choices=("time-wait", "port-exhaustion"), help="time-wait or port-exhaustion")
+    experiment.add_argument("name", metavar="NAME", choices=EXPERIMENTS, help=", ".join(EXPERIMENTS))
     experiment.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     experiment.add_argument("--record", metavar="PATH", help="also write the JSON result there (whole or not at all)")
     experiment.add_argument("--quick", action="store_true", help="a run of seconds: TIME-WAIT watched for 1 s; stop at the first EADDRNOTAVAIL")
@@ -174,9 +189,18 @@ and removed afterwards (needs root).
   port-exhaustion  with the client port range narrowed to N ports and tcp_tw_reuse = 0, connects to
                    one server fail with EADDRNOTAVAIL once every port is in TIME-WAIT; the
                    sustained rate is compared with N / TIME-WAIT duration (about 130 s)
+  message-boundaries  two send() calls read by one recv(), one send() read by three: TCP keeps
+                   no message boundaries (seconds)
+  syn-data         TCP Fast Open without cookies: the SYN carries data and the server reads it
+                   (seconds)
+  time-wait-cost   TIME-WAITs left on a server (count, descriptors, kernel memory each), and a
+                   client whose ports are all in TIME-WAIT towards one server connecting to another
+                   (seconds)
 
 Record a run once with --record; --quick is a run of seconds.
 """
+
+EXPERIMENTS = ("time-wait", "port-exhaustion", "message-boundaries", "syn-data", "time-wait-cost")
 
 EXPERIMENT_EPILOG = """examples:
   tcpmodel experiment time-wait --record reports/experiments/time-wait.json
@@ -195,6 +219,13 @@ CONFORM_EPILOG = """examples:
 exit codes: 0 every vector PASSes or is SKIPPED, 1 a vector FAILs, is INCONCLUSIVE or ERROR,
 2 bad input, or the stack cannot run here (not root, no network namespaces, no /dev/net/tun),
 3 interrupted (the vectors run so far are printed)
+"""
+
+REPORT_EPILOG = """examples:
+  tcpmodel report                              reports/seed-claims.md and reports/seed-claims/ (a few minutes)
+  tcpmodel report --quick --out /tmp/claims    smaller scenarios
+
+exit codes: 0 written (whatever the verdicts), 2 bad input (a spec, a missing recorded experiment)
 """
 
 VECTORS_EPILOG = """examples:
@@ -501,8 +532,8 @@ def run_experiment(args) -> int:
 
     from tcpmodel.experiments import port_exhaustion, time_wait_duration, to_text
 
-    if args.name == "time-wait" and (args.ports is not None or args.window is not None):
-        raise InputError("--ports and --window belong to port-exhaustion, not time-wait")
+    if args.name != "port-exhaustion" and (args.ports is not None or args.window is not None):
+        raise InputError(f"--ports and --window belong to port-exhaustion, not {args.name}")
     stream, interactive, last = sys.stderr, sys.stderr.isatty(), [0.0]
 
     def progress(text: str) -> None:
@@ -515,7 +546,13 @@ def run_experiment(args) -> int:
 
     show = progress if args.progress else None
     command = f"tcpmodel experiment {args.name}" + (" --quick" if args.quick else "")
-    if args.name == "time-wait":
+    if args.name in ("message-boundaries", "syn-data", "time-wait-cost"):
+        from tcpmodel import notesexperiments
+
+        command = f"tcpmodel experiment {args.name}"  # a run of seconds: --quick changes nothing
+        result = notesexperiments.run(args.name, progress=show)
+        to_text = notesexperiments.to_text
+    elif args.name == "time-wait":
         result = time_wait_duration(quick=args.quick, progress=show)
     else:
         ports = args.ports or 4
@@ -530,6 +567,35 @@ def run_experiment(args) -> int:
     return EXIT_OK
 
 
+def run_report(args) -> int:
+    import time
+
+    from tcpmodel.report import build, write
+
+    started = time.monotonic()
+
+    def progress(text: str) -> None:
+        sys.stderr.write(f"report: {text}\n")
+        sys.stderr.flush()
+
+    out = Path(args.out)
+    built = build(Path(args.specs), Path(args.experiments), out, args.quick, progress if args.progress else None)
+    written = write(out, built.text, built.artefacts)
+    if args.json:
+        claims = [{"number": n, "claim": topic, "verdict": verdict} for n, topic, verdict in built.verdicts]
+        sys.stdout.write(json.dumps({"claims": claims, "files": [str(p) for p in written]}, sort_keys=True) + "\n")
+    else:
+        width = max(len(topic) for _, topic, _ in built.verdicts)
+        lines = [f"  {number:>2}. {topic:<{width}}  {verdict}" for number, topic, verdict in built.verdicts]
+        verdicts = [v for *_, v in built.verdicts]
+        summary = ", ".join(f"{verdicts.count(v)} {v}" for v in dict.fromkeys(sorted(verdicts)))
+        sys.stdout.write("\n".join([f"claims:    {len(verdicts)} ({summary})", *lines,
+                                     f"written:   {out / 'seed-claims.md'} and {len(written) - 1} files in {out / 'seed-claims'}"]) + "\n")
+    if args.progress:
+        progress(f"done in {time.monotonic() - started:.0f} s")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -538,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_INPUT
         return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors,
-                "conform": run_conform}.get(args.command, run_check)(args)
+                "conform": run_conform, "report": run_report}.get(args.command, run_check)(args)
     except InputError as exc:
         sys.stderr.write(f"tcpmodel: error: {exc}\n")
         return EXIT_INPUT

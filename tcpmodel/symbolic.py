@@ -295,6 +295,42 @@ def run_results(spec: Spec, timeout: float = TIMEOUT) -> list[Result]:
     return [_decide(name, hyp, parts, inputs, detail, timeout) for name, hyp, parts, detail in runs]
 
 
+def sequence_accounting(spec: Spec, timeout: float = TIMEOUT) -> Result:
+    """In the data_and_close run, sequence numbers count octets: A's SYN carries SEQ = ISS, its
+    data segment SEQ = ISS + 1 (the SYN took one number) and DATA octets, its FIN SEQ = ISS + 1 +
+    DATA (the FIN takes the next); and every segment either side sends with ACK acknowledges
+    exactly its RCV.NXT after the step: the next octet it expects. For all 32-bit ISNs and DATA.
+    (Not one of ``prove``'s obligations: ``tcpmodel report`` cites it.)"""
+    inputs = _inputs()
+    run = symbolic_run(spec, DATA_AND_CLOSE, inputs)
+    name = "symbolic_run.sequence_accounting"
+    if not run.complete:
+        return _decide(name, _domain(inputs, spec), run.parts, inputs, "The data_and_close run does not complete.", timeout)
+    syn, fin, ack = FLAG_BITS["SYN"], FLAG_BITS["FIN"], FLAG_BITS["ACK"]
+    ends = run.history[-1]
+    sent_by_a = ends["A"].sent
+    rule_at = {n: step.rule for n, step in enumerate(run.script)}
+    isn_a, data = inputs["ISN_A"], inputs["DATA"]
+    parts = [(label, formula) for label, formula, *_ in run.parts]
+    first_syn = next(s for s in sent_by_a if s.flags & syn)
+    payload = next(s for s in sent_by_a if rule_at[s.step] == "send_data")
+    first_fin = next(s for s in sent_by_a if s.flags & fin)
+    parts += [
+        ("A's SYN: SEQ = ISS", first_syn.seq == isn_a),
+        ("A's data: SEQ = ISS + 1, DATA octets", z3.And(payload.seq == isn_a + 1, payload.data == data)),
+        ("A's FIN: SEQ = ISS + 1 + DATA", first_fin.seq == isn_a + 1 + data),
+    ]
+    for who in ENDPOINTS:
+        for s in ends[who].sent:
+            if s.flags & ack:
+                expected = run.history[s.step][who].variables["RCV.NXT"]
+                parts.append((f"step {s.step}: {who}'s ACK = its RCV.NXT", z3.Implies(s.when, s.ack == expected)))
+    detail = ("The data_and_close run: A's SYN has SEQ = ISS, its data SEQ = ISS + 1, its FIN SEQ = ISS + 1 + DATA (the SYN "
+              "and the FIN each take one number, the data one per octet), and every ACK sent equals the sender's RCV.NXT. "
+              f"Free 32-bit ISN_A and ISN_B, {DATA_RANGE[0]} <= DATA <= min({DATA_RANGE[1]}, RCV.WND).")
+    return _decide(name, _domain(inputs, spec), parts, inputs, detail, timeout)
+
+
 # ---------------------------------------------------------------- boundary witnesses
 
 

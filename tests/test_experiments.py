@@ -113,3 +113,49 @@ def test_the_socket_table_is_read_from_proc(tmp_path):
     waiting = find(table, ("127.0.0.1", 40000), ("127.0.0.1", 5001))
     assert waiting.state_name == "TIME_WAIT" and waiting.timer == 3 and waiting.timer_seconds == 60.0
     assert find(table, ("127.0.0.1", 5001), ("127.0.0.1", 40000)) is None
+
+
+# ---------------------------------------------------------------- experiments for the notes' claims
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_two_writes_are_read_by_one_read():
+    from tcpmodel.notesexperiments import message_boundaries
+
+    result = message_boundaries()
+    assert result["one_read"] == "helloworld" and result["reads_of_four"] == ["0123", "4567", "89"]
+    data = [s["len"] for s in result["segments"] if s["from"] == "client" and s["len"]]
+    assert data == [5, 5, 10]  # two writes, two segments, then one write of ten
+    assert result["segments"][0] == {"from": "client", "flags": "SYN", "seq": 0, "ack": 0, "len": 0}
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_with_fast_open_the_syn_carries_data():
+    from tcpmodel.notesexperiments import syn_data
+
+    result = syn_data()
+    syn, synack = result["segments"][:2]
+    assert syn["flags"] == "SYN" and syn["len"] == 5
+    assert synack["flags"] == "SYN,ACK" and synack["ack"] == 6  # the SYN and its 5 octets
+    assert result["server_read"] == "hello"
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_server_time_waits_hold_no_descriptor_and_ports_run_out_per_destination():
+    from tcpmodel.notesexperiments import time_wait_cost
+
+    result = time_wait_cost()
+    server, client = result["server"], result["client"]
+    assert server["after"]["sockstat"]["tw"] - server["before"]["sockstat"]["tw"] == server["connections"]
+    assert server["time_wait_on_server_port"] == server["connections"] and server["time_wait_elsewhere"] == 0
+    assert server["after"]["fds"] == server["before"]["fds"]
+    assert 0 < server["tw_sock_bytes"] < server["full_socket_bytes"]
+    low, high = map(int, server["default_port_range"].split())
+    assert 1024 <= low < high <= 65535
+    assert client["third_connect_to_first"] == "EADDRNOTAVAIL"
+    assert client["connect_to_second_port"] in client["time_wait_ports_to_first"] == client["ports_used"]
+
+
+def test_the_notes_experiments_take_no_port_or_window_flags(capsys):
+    assert main(["experiment", "syn-data", "--ports", "4"]) == 2
+    assert "belong to port-exhaustion, not syn-data" in capsys.readouterr().err
