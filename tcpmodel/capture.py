@@ -345,12 +345,22 @@ def to_trace(connection: Connection, side: int, spec_name: str = "rfc9293", prof
 
 
 def write_pcap(path, packets, *, nanoseconds: bool = False) -> None:
-    """Write TcpPackets (``t`` >= 0 is the timestamp) as an Ethernet pcap file, whole or not at all."""
+    """Write TcpPackets (``t`` >= 0 is the timestamp) as an Ethernet pcap file, whole or not at all.
+
+    Timestamps are rounded to whole micro- (or nano-) seconds first and split into seconds and
+    the fraction from that integer, so the fraction is always below one second (rounding the
+    fraction alone, as dpkt's ``Writer.writepkt_time`` does, writes 1,000,000 µs for a time
+    just short of a whole second, which tshark reports as an invalid arrival time)."""
+    ticks = 10**9 if nanoseconds else 10**6
+    magic = dpkt.pcap.TCPDUMP_MAGIC_NANO if nanoseconds else dpkt.pcap.TCPDUMP_MAGIC
     buffer = io.BytesIO()
-    writer = dpkt.pcap.Writer(buffer, snaplen=MAX_FRAME, linktype=1, nano=nanoseconds)
+    buffer.write(bytes(dpkt.pcap.LEFileHdr(magic=magic, snaplen=MAX_FRAME, linktype=1)))
     for packet in packets:
         packet = TcpPacket(*packet)
-        writer.writepkt_time(ethernet_frame(packet), packet.t)
+        frame = ethernet_frame(packet)
+        seconds, fraction = divmod(round(packet.t * ticks), ticks)
+        buffer.write(bytes(dpkt.pcap.LEPktHdr(tv_sec=seconds, tv_usec=fraction, caplen=len(frame), len=len(frame))))
+        buffer.write(frame)
     write_atomic(Path(path), buffer.getvalue(), "capture")
 
 

@@ -594,6 +594,25 @@ def test_write_pcap_round_trip(tmp_path):
     assert list(six.segments) == [CapturedSegment(0.5, 0, RST, 9, 0, 65535, 0, "")]
 
 
+@pytest.mark.parametrize("nanoseconds", [False, True])
+def test_write_pcap_never_writes_a_whole_second_as_a_fraction(tmp_path, nanoseconds):
+    # 0.9999997 s rounds to the next whole second in microseconds, 0.9999999999 s in nanoseconds:
+    # dpkt's own writer wrote them as a fraction of 1,000,000 us (1,000,000,000 ns)
+    times = [1_700_000_000.9999997, 0.9999999999, 2.5]
+    path = tmp_path / "w.pcap"
+    write_pcap(path, [PACKETS[0]._replace(t=t) for t in times], nanoseconds=nanoseconds)
+    data = path.read_bytes()
+    ticks = 10**9 if nanoseconds else 10**6
+    records, offset = [], 24
+    while offset < len(data):
+        seconds, fraction, caplen, length = struct.unpack("<IIII", data[offset : offset + 16])
+        records.append((seconds, fraction))
+        offset += 16 + caplen
+    assert all(fraction < ticks for _, fraction in records)
+    assert [s for s, _ in records] == [1_700_000_000 if nanoseconds else 1_700_000_001, 1, 2]
+    assert all(abs(s + f / ticks - t) < 1e-6 for (s, f), t in zip(records, times))
+
+
 def test_written_checksums_are_correct():
     for packet in PACKETS:
         data = ip_packet(packet)
