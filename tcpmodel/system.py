@@ -189,14 +189,16 @@ class System:
         tcb, user, timers = endpoints[receiver]
         env = (self.isn(receiver, user[0]), self.scenario.data)
         channels = (rest, channels[1]) if receiver == 1 else (channels[0], rest)
+        views = self._seen_as(tcb, seg) if seg[CAUSE] & ABSOLUTE_SEQ else (seg,)
         seen = set()
-        for seen_as in self._seen_as(tcb, seg):
+        for seen_as in views:
             hit = self.step(tcb, SEGMENT, seen_as, env)
             if hit is None:
                 raise self._no_rule(tcb, SEGMENT, seen_as)
-            if hit in seen:
-                continue
-            seen.add(hit)
+            if len(views) > 1:
+                if hit in seen:
+                    continue
+                seen.add(hit)
             rule, new_tcb, sends, restarts = hit
             sends = self._tag(sends, user[0], CAUSE_SEGMENT, rule)
             core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts)
