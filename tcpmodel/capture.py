@@ -352,13 +352,20 @@ def write_pcap(path, packets, *, nanoseconds: bool = False) -> None:
     fraction alone, as dpkt's ``Writer.writepkt_time`` does, writes 1,000,000 µs for a time
     just short of a whole second, which tshark reports as an invalid arrival time)."""
     ticks = 10**9 if nanoseconds else 10**6
+    frames = []
+    for packet in packets:
+        packet = TcpPacket(*packet)
+        frames.append((*divmod(round(packet.t * ticks), ticks), ethernet_frame(packet)))
+    write_frames(path, frames, nanoseconds=nanoseconds)
+
+
+def write_frames(path, frames, *, nanoseconds: bool = False) -> None:
+    """Write ``(seconds, fraction, ethernet frame)`` triples (the fraction in micro- or
+    nanoseconds) as a little-endian pcap file, whole or not at all."""
     magic = dpkt.pcap.TCPDUMP_MAGIC_NANO if nanoseconds else dpkt.pcap.TCPDUMP_MAGIC
     buffer = io.BytesIO()
     buffer.write(bytes(dpkt.pcap.LEFileHdr(magic=magic, snaplen=MAX_FRAME, linktype=1)))
-    for packet in packets:
-        packet = TcpPacket(*packet)
-        frame = ethernet_frame(packet)
-        seconds, fraction = divmod(round(packet.t * ticks), ticks)
+    for seconds, fraction, frame in frames:
         buffer.write(bytes(dpkt.pcap.LEPktHdr(tv_sec=seconds, tv_usec=fraction, caplen=len(frame), len=len(frame))))
         buffer.write(frame)
     write_atomic(Path(path), buffer.getvalue(), "capture")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from tcpmodel import __version__
@@ -297,17 +295,11 @@ def scenario_overrides(args) -> dict:
     return out
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temporary file renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_atomic(path: Path, text: str, what: str = "file") -> None:
+    """Write a text file whole or not at all (``trace.write_atomic``); a failure is an InputError."""
+    from tcpmodel.trace import write_atomic as write_bytes
+
+    write_bytes(Path(path), text.encode("utf-8"), what)
 
 
 def progress_printer(stream):
@@ -456,9 +448,9 @@ def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) ->
                     continue
                 path = ladder_file(out, stem, connection, c, s)
                 try:
-                    write_atomic(path, render_side(side, ladder_subtitle(connection, c, spec_name)))
-                except OSError as exc:
-                    errors.append(f"{path}: cannot write ladder diagram: {exc.strerror or exc}")
+                    write_atomic(path, render_side(side, ladder_subtitle(connection, c, spec_name)), "ladder diagram")
+                except InputError as exc:
+                    errors.append(str(exc))
                     continue
                 files[i, c, s] = str(path)
     return files
@@ -516,10 +508,7 @@ def run_conform(args) -> int:
             words += ["--vectors", args.vectors]
         words += ["--report", args.report]
         text = conform_markdown(shlex.join(words), args.stack, info, profile, outcomes, seconds)
-        try:
-            write_atomic(Path(args.report), text)
-        except OSError as exc:
-            raise InputError(f"cannot write the report: {exc.strerror or exc}", where=args.report) from None
+        write_atomic(Path(args.report), text, "the report")
     if args.json:
         sys.stdout.write(json.dumps(conform_json(args.stack, info, profile, outcomes, seconds), indent=2) + "\n")
     else:

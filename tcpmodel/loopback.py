@@ -12,13 +12,10 @@ Segments larger than the MTU are seen as one frame when the kernel segments late
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Self
 
 ETH_P_ALL = 0x0003
@@ -97,20 +94,9 @@ def _timestamp(ancillary) -> tuple[int, int]:
 
 def write_pcap(path, frames) -> None:
     """Write ``(seconds, microseconds, frame)`` triples as a pcap (Ethernet), whole or not at all."""
-    import dpkt
+    from tcpmodel.capture import write_frames
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            writer = dpkt.pcap.Writer(f, snaplen=SNAPLEN, linktype=dpkt.pcap.DLT_EN10MB)
-            for seconds, micros, frame in frames:
-                writer.writepkt_time(frame, seconds + micros / 1e6)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_frames(path, frames)
 
 
 def capture_loopback_connection(pcap_path, data: bytes = b"hello", port: int = 5000, settle: float = 0.2) -> dict:
