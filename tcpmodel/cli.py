@@ -145,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     conform.add_argument("--keep-all", action="store_true", help="also write the trace and pcap of every PASS")
     conform.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/conformance/linux.md)")
     conform.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="a progress line on stderr (default: on)")
+    stacks = _subcommand(
+        commands, "stacks", "list the real TCP stacks conform can drive; install what they need", STACKS_EPILOG,
+            "List the stacks `tcpmodel conform` can drive, with whether each can run here and why not. With "
+            "--install, install what they need: Debian packages (apt-get, as root), PyPI packages (pip, into this "
+            "Python's environment) and the small C and Go programs that drive the user-space stacks, built into "
+            "$TCPMODEL_CACHE (default ~/.cache/tcpmodel).",
+    )
+    stacks.add_argument("names", metavar="STACK", nargs="*", help="only these stacks (default: all)")
+    stacks.add_argument("--install", action="store_true", help="install their packages and build their programs")
+    stacks.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     report = _subcommand(
         commands, "report", "check every claim of the source notes and write reports/seed-claims.md", REPORT_EPILOG,
             "Check each claim of the TCP study notes the project started from (design §5) by running tcpmodel: "
@@ -217,6 +227,14 @@ CONFORM_EPILOG = """examples:
 exit codes: 0 every vector PASSes or is SKIPPED, 1 a vector FAILs, is INCONCLUSIVE or ERROR,
 2 bad input, or the stack cannot run here (not root, no network namespaces, no /dev/net/tun),
 3 interrupted (the vectors run so far are printed)
+"""
+
+STACKS_EPILOG = """examples:
+  tcpmodel stacks                          which stacks can run here
+  tcpmodel stacks --install                install everything the stacks need (root)
+  tcpmodel stacks --install lwip pytcp     only these
+
+exit codes: 0 every stack asked for can run, 1 one cannot, 2 bad input or the installation failed
 """
 
 REPORT_EPILOG = """examples:
@@ -516,6 +534,25 @@ def run_conform(args) -> int:
     return EXIT_OK if all(o.verdict in ("PASS", "SKIPPED") for o in outcomes) else EXIT_VIOLATION
 
 
+def run_stacks(args) -> int:
+    from tcpmodel.stacks import STACKS, stack_module
+    from tcpmodel.stacks.install import InstallFailed, install
+
+    modules = [stack_module(name) for name in (args.names or STACKS)]
+    if args.install:
+        try:
+            install(modules, say=lambda text: sys.stderr.write(f"tcpmodel: {text}\n"))
+        except InstallFailed as exc:
+            raise InputError(str(exc)) from None
+    rows = [(m.NAME, m.unavailable_reason()) for m in modules]
+    if args.json:
+        sys.stdout.write(json.dumps({"stacks": [{"name": n, "available": r is None, "reason": r or ""} for n, r in rows]}, indent=2) + "\n")
+    else:
+        width = max(len(n) for n, _ in rows)
+        sys.stdout.write("".join(f"{n:<{width}}  {'ready' if r is None else 'cannot run: ' + r}\n" for n, r in rows))
+    return EXIT_OK if all(r is None for _, r in rows) else EXIT_VIOLATION
+
+
 def run_experiment(args) -> int:
     import time
 
@@ -593,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return EXIT_INPUT
         return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors,
-                "conform": run_conform, "report": run_report}.get(args.command, run_check)(args)
+                "conform": run_conform, "stacks": run_stacks, "report": run_report}.get(args.command, run_check)(args)
     except InputError as exc:
         sys.stderr.write(f"tcpmodel: error: {exc}\n")
         return EXIT_INPUT

@@ -4,7 +4,12 @@ A stack module has ``NAME``, ``unavailable_reason()`` (why it cannot run here, o
 ``describe()`` (what the report says about it: release, settings) and
 ``run(vector, settings, model_window)``: run one vector (``Vector.as_dict()``) in a fresh
 isolated stack and return the ``harness.Recording``, raising ``harness.StackHung`` when it did not
-finish within ``settings.timeout`` (the stack's process is then killed).
+finish within ``settings.timeout`` (the stack's process is then killed). What it needs installed
+it names in ``DEBIAN_PACKAGES`` and ``PYPI_PACKAGES``; a stack with a program of its own builds it
+in ``prepare()`` (``tcpmodel stacks --install`` does all three, see ``install``).
+
+The user-space stacks run as a process each, driven by ``process`` over a socketpair (packets)
+and a line protocol (user calls); their C and Go programs are built by ``build``.
 """
 
 STACKS = ("linux",)
