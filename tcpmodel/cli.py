@@ -475,6 +475,7 @@ def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) ->
 
 
 def run_conform(args) -> int:
+    import os
     import shlex
     import time
 
@@ -513,7 +514,7 @@ def run_conform(args) -> int:
     seconds = time.monotonic() - started
     if args.progress and interactive:
         sys.stderr.write("\r" + " " * 99 + "\r")
-    info = stack.describe()
+    info = {"kernel": os.uname().release, **stack.describe()}
     if interrupted:
         sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds) if outcomes else "")
         sys.stderr.write(f"tcpmodel: interrupted at {interrupted[0]} ({len(outcomes)} of {len(vectors)} vectors run; no report written)\n")

@@ -34,6 +34,7 @@ from tcpmodel.codegen import CompiledSpec
 from tcpmodel.seqnum import seq_ge
 from tcpmodel.spec import FLAG_BITS, SEGMENT, Spec, flag_names
 from tcpmodel.trace import CallEvent, SegmentEvent, Trace
+from tcpmodel.profiles import PROFILES, Profile, profile_named  # noqa: F401 - re-exported: the oracle judges under them
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 SPEC_FLAGS = sum(FLAG_BITS.values())  # FIN, SYN, RST, ACK: PSH, URG, ECE and CWR are not modelled
@@ -47,47 +48,6 @@ MAX_CONFIGS = 20_000
 KNOWN_OPTIONS = frozenset({0, 1, 2, 3, 4, 5, 8})
 NO_SEGMENT = "no segment"
 OPEN_CALLS = ("LISTEN", "CONNECT")
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How strictly a trace is judged: the spec's options and the allowances of an implementation.
-    ``departures`` say, for each allowance, what RFC 9293 says and what the stack does."""
-
-    name: str
-    title: str
-    options: frozenset[str] = frozenset()
-    delayed_ack: bool = False
-    min_seconds: tuple[tuple[str, float], ...] = ()  # (timer, shortest duration it may have)
-    departures: tuple[str, ...] = ()
-
-
-PROFILES = {
-    "rfc9293": Profile(
-        "rfc9293",
-        "RFC 9293 as written, with the delayed ACKs it recommends (§3.8.6.3, SHLD-18)",
-        delayed_ack=True,
-        # RFC 6298 §2.4: RTO at least 1 s; RFC 9293 §3.8.3: R2 at least 100 s (SHLD-11);
-        # §3.4.2: MSL is 2 minutes, so TIME-WAIT lasts 2 MSL = 240 s.
-        min_seconds=(("RETRANSMISSION", 1.0), ("USER", 100.0), ("TIME-WAIT", 240.0)),
-    ),
-    "linux": Profile(
-        "linux",
-        "Linux: RFC 9293 with RFC 5961 challenge ACKs",
-        frozenset({"rfc5961"}),
-        delayed_ack=True,
-        min_seconds=(("RETRANSMISSION", 0.2), ("USER", 100.0), ("TIME-WAIT", 60.0)),
-        departures=(
-            "RFC 6298 §2.4 says the RTO SHOULD be at least 1 s; Linux's minimum is 200 ms (TCP_RTO_MIN)",
-            "RFC 9293 §3.4.2 takes MSL = 2 minutes, so TIME-WAIT lasts 4 minutes; Linux's lasts 60 s "
-            "(TCP_TIMEWAIT_LEN; `tcpmodel experiment time-wait` measures it)",
-            "RFC 9293 §3.10.7.4 (fourth, SYN bit) answers a SYN in a synchronized state with a reset as RFC 793 "
-            "did, and describes RFC 5961's challenge ACK as the alternative; Linux sends the challenge ACK",
-            "RFC 9293 §3.10.7.4 (second, RST bit) resets on any in-window RST; RFC 5961 §3, which RFC 9293 "
-            "describes as optional, resets only on SEQ = RCV.NXT and challenges the rest; Linux does the latter",
-        ),
-    ),
-}
 
 
 class Config(NamedTuple):
@@ -124,14 +84,6 @@ def format_segment(flags: int, seq: int, ack: int, length: int) -> str:
     if length:
         parts.append(f"LEN={length}")
     return f"<{' '.join(parts)}>"
-
-
-def profile_named(name: str) -> Profile:
-    from tcpmodel.errors import InputError, did_you_mean
-
-    if name not in PROFILES:
-        raise InputError(f'unknown profile "{name}"{did_you_mean(name, PROFILES)}; profiles: {", ".join(PROFILES)}')
-    return PROFILES[name]
 
 
 def judge(spec: Spec, trace: Trace, profile: Profile, *, may_lose_in: bool = False, end_is_silence: bool = False,

@@ -100,6 +100,7 @@ def unavailable_reason() -> str | None:
 
 def describe() -> dict:
     return {
+        "version": f"Linux {os.uname().release}",
         "kernel": os.uname().release,
         "addresses": f"stack {STACK_ADDRESS}/{PREFIX_LENGTH} on TUN device {DEVICE}, tester {TESTER_ADDRESS}",
         "ports": "stack 40000 (active) or 5000 (passive); tester the other",
