@@ -110,3 +110,20 @@ def test_the_command_writes_both_formats_deterministically(tmp_path, capsys):
     files = sorted((tmp_path / "p").glob("*.pkt"))
     skipped = sum(not exportable(v) for v in generate(SPEC).vectors)
     assert 0 < skipped < 10 and len(files) == data["vectors"] - skipped and "not exported" in capsys.readouterr().out
+
+
+def test_passive_prefixes_make_no_call_a_socket_api_cannot_make():
+    """No socket API has a handle on a passive connection before accept(): the passive role's
+    vectors reach each state without a user call in SYN-RECEIVED, except the two rules that are
+    such a call (CLOSE there, and the FIN it sends being retransmitted)."""
+    needing = []
+    for vector in generate(SPEC).vectors:
+        if vector.role != "passive":
+            continue
+        before = ["LISTEN"]
+        for step in vector.steps:
+            if step.stimulus.get("call", "LISTEN") != "LISTEN" and "SYN-RECEIVED" in before:
+                needing.append(vector.name)
+                break
+            before = step.states
+    assert needing == ["passive.rule.synrcvd_close", "passive.rule.fin_retransmit_syn"]
