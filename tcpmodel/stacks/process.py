@@ -169,6 +169,10 @@ class ProcessAdapter:
                 raise HarnessFailed(self._complaint(f"did not answer {waiting_for!r} within {seconds:g} s"))
             chunk = os.read(stdout.fileno(), 4096)
             if not chunk:
+                try:
+                    self.process.wait(1.0)  # so that the complaint can give its exit status
+                except subprocess.TimeoutExpired:
+                    pass
                 raise HarnessFailed(self._complaint(f"exited while answering {waiting_for!r}"))
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
