@@ -10,29 +10,19 @@ lists it (CI sets it: there a missing stack is a failure, never a skip).
 """
 
 import json
-import os
 
 import pytest
 
 from tcpmodel.cli import main
-from tcpmodel.stacks import stack_module
+from tests.conftest import require_stack
 
 WHOLE = ("linux", "pytcp", "lwip")  # the stacks whose full suite runs in CI
-
-
-def required() -> set[str]:
-    return {name.strip() for name in os.environ.get("TCPMODEL_REQUIRE_STACKS", "").split(",") if name.strip()}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", WHOLE)
 def test_every_vector_passes_or_its_fail_is_explained(name, tmp_path, capsys):
-    module = stack_module(name)
-    reason = module.unavailable_reason()
-    if reason:
-        if name in required() or "all" in required():
-            pytest.fail(f"{name} is required here but cannot run: {reason}")
-        pytest.skip(reason)
+    require_stack(name)
     code = main(["conform", "--stack", name, "--json", "--no-progress", "--out", str(tmp_path)])
     result = json.loads(capsys.readouterr().out)
     verdicts = {v["vector"]: v for v in result["vectors"]}
