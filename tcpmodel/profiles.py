@@ -47,6 +47,9 @@ PROFILES = {
             "did, and describes RFC 5961's challenge ACK as the alternative; Linux sends the challenge ACK",
             "RFC 9293 §3.10.7.4 (second, RST bit) resets on any in-window RST; RFC 5961 §3, which RFC 9293 "
             "describes as optional, resets only on SEQ = RCV.NXT and challenges the rest; Linux does the latter",
+            "RFC 9293 §3.10.7.4 (fifth, ACK field) ignores an ACK below SND.UNA as a duplicate and goes on with the "
+            "segment; RFC 5961 §5.2, optional, drops a segment whose ACK is more than the peer's largest window "
+            "below SND.UNA and sends a challenge ACK; Linux does the latter (tcp_ack)",
         ),
     ),
 }

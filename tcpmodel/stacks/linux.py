@@ -338,14 +338,6 @@ FINDINGS = (
         "no answer and such a RST a challenge ACK; one number further on it answers as the RFC does",
         ("*.ACK.out_of_window", "*.RST.out_of_window", "*.RST-ACK.out_of_window")),
     Finding(
-        "ack-too-old", "MAY", "RFC 9293 §3.10.7.4 (fifth, the ACK field), RFC 5961 §5.2",
-        "an ACK below SND.UNA is a duplicate to ignore while the segment's data and FIN are processed; RFC 5961 "
-        "§5.2, an optional mitigation, instead drops a segment whose ACK lies more than MAX.SND.WND below "
-        "SND.UNA and sends a challenge ACK",
-        "follows RFC 5961 §5.2 (tcp_ack sends the challenge ACK), which the spec's rfc5961 option (§3 and §4) "
-        "does not model yet",
-        ("*.ESTABLISHED.*.ACK_2^31_away", "*.FIN-WAIT-2.*.ACK_2^31_away", "*.CLOSE-WAIT.*.ACK_2^31_away")),
-    Finding(
         "half-duplex-close", "MAY", "RFC 9293 §3.6 (MAY-1, SHLD-3)",
         "a host MAY implement a half-duplex close, and then SHOULD answer data that arrives after the CLOSE "
         "with a reset; the spec models the full CLOSE, after which the connection still receives",
