@@ -359,24 +359,23 @@ static void call_abort(void)
 }
 
 /* How long a retransmission takes at most: lwIP retransmits when the pcb's rtime, counted in
- * slow-timer ticks from the segment's sending, reaches rto ticks. A half-open connection has the
- * rto every new pcb starts with, read from one made for the purpose. */
+ * slow-timer ticks from the segment's sending, reaches rto ticks. Without a pcb to ask (a half-open
+ * connection is the listener's; a deleted one is gone) the answer is the rto every new pcb starts
+ * with, read from one made for the purpose, as linux.py answers with TCP_TIMEOUT_INIT: the harness
+ * then waits, and records whether anything comes. */
 static void call_rto(void)
 {
     s16_t ticks;
     if (connection != NULL) {
         ticks = connection->rto;
-    } else if (listener != NULL && half_open()) {
+    } else {
         struct tcp_pcb *fresh = tcp_new();
         if (fresh == NULL) {
             reply("none");
             return;
         }
         ticks = fresh->rto;
-        tcp_close(fresh);
-    } else {
-        reply("none");
-        return;
+        tcp_close(fresh); /* never opened: freed */
     }
     reply("ok %.3f", ticks * TCP_SLOW_INTERVAL / 1000.0);
 }
@@ -448,6 +447,13 @@ static void read_commands(void)
 
 /* ------------------------------------------------------------------ main */
 
+/* lwIP delays an ACK to the next tick of its fast timer (every TCP_TMR_INTERVAL = 250 ms, at a
+ * phase of its own). The harness listens 50 ms after a step where the spec wants nothing, so
+ * whether it would see such an ACK would depend on that phase, and verdicts would change from run
+ * to run. The program therefore runs one extra fast-timer tick (tcp_fasttmr) right after each
+ * batch of arriving packets: lwIP sends then what its next tick would send, as it does whenever
+ * the tick happens to follow the segment. */
+
 static int parse_port(const char *text, u16_t *port)
 {
     char *end = NULL;
@@ -494,8 +500,10 @@ int main(int argc, char **argv)
         }
         if (fds[1].revents & POLLOUT)
             flush_queue();
-        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             read_packets();
+            tcp_fasttmr(); /* the ACKs lwIP delays go out now: see the note above main */
+        }
         if (connection != NULL && listener != NULL) {
             tcp_close(listener);
             listener = NULL;
