@@ -25,9 +25,12 @@ SEND is a segment. The raw API hands over a passive connection only once its han
 connection is accepted.
 
 Timers: lwIP counts the retransmission timer in ticks of its 500 ms slow timer and retransmits
-when a segment has waited the pcb's ``rto`` ticks; the program reports that (or, for a half-open
-connection it has no handle on, the ``rto`` a new pcb starts with: 3 s), and the harness waits 1.5
-times as long. USER and TIME-WAIT are not waited for.
+when a segment has waited the pcb's ``rto`` ticks; the program reports that (or, with no pcb to
+ask, as for a half-open connection, the ``rto`` a new pcb starts with: 3 s), and the harness waits
+1.5 times as long. USER and TIME-WAIT are not waited for. lwIP delays an ACK to the next tick of
+its 250 ms fast timer; the program runs one extra tick straight after each arrival, so the ACK
+comes within the harness's 50 ms of listening (as it does when the tick happens to fall there)
+and a verdict does not depend on the timer's phase.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tcpmodel.findings import Finding
 from tcpmodel.harness import Recording, Settings
 from tcpmodel.stacks import process
 from tcpmodel.stacks.build import BuildFailed, built_program
 
 NAME = "lwip"
+PROFILE = "lwip"  # the profile its report is judged by: RFC 9293 with the MAY/SHOULD allowances lwIP takes
 DEBIAN_PACKAGES = ("liblwip-dev", "gcc", "libc6-dev")
 PYPI_PACKAGES = ()
 INCLUDE = Path("/usr/include/lwip")  # liblwip-dev's include directory (its lwip.pc says so)
@@ -50,8 +55,6 @@ COMMAND = ["gcc", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{INCLU
            "lwip/lwip_stack.c", "-llwip"]
 # The build options of Debian's liblwip that shape what the vectors see (lwipopts.h).
 OPTIONS = ("NO_SYS", "TCP_MSS", "TCP_WND", "LWIP_WND_SCALE", "TCP_RCV_SCALE", "TCP_SND_BUF", "LWIP_TCPIP_CORE_LOCKING")
-
-FINDINGS = ()
 
 
 def prepare() -> Path:
@@ -77,8 +80,9 @@ def describe() -> dict:
         "addresses": f"stack {process.DEFAULT_ADDRESSES.stack}/24 on a point-to-point interface (a socketpair), "
                      f"tester {process.DEFAULT_ADDRESSES.tester}",
         "ports": "stack 40000 (active) or 5000 (passive); tester the other",
-        "build": "Debian's lwipopts.h: " + ", ".join(f"{name} {_option(name) or '?'}" for name in OPTIONS)
-                 + "; run without the tcpip thread (one thread calls sys_check_timeouts)",
+        "build": "Debian's lwipopts.h: " + ", ".join(f"{name} {_option(name) or '?'}" for name in OPTIONS),
+        "program": "raw TCP API, Nagle off; no tcpip thread (one thread polls and calls sys_check_timeouts); "
+                   "one extra fast-timer tick after each arrival, so delayed ACKs go out at once",
     }
 
 
@@ -87,10 +91,11 @@ def run(vector: dict, settings: Settings, model_window: int) -> Recording:
     return process.run_vector([str(prepare())], vector, settings, model_window)
 
 
-def _option(name: str, header: Path = INCLUDE / "lwipopts.h") -> str:
-    """The value a ``#define`` in one of liblwip-dev's headers gives ``name`` ("" if none)."""
+def _option(name: str, header: Path | None = None) -> str:
+    """The value a ``#define`` in one of liblwip-dev's headers (lwipopts.h unless ``header``)
+    gives ``name`` ("" if none)."""
     try:
-        text = header.read_text(errors="replace")
+        text = (header or INCLUDE / "lwipopts.h").read_text(errors="replace")
     except OSError:
         return ""
     found = re.search(rf"^\s*#\s*define\s+{name}\s+(.+?)\s*(?:/\*.*)?$", text, re.MULTILINE)
@@ -109,3 +114,136 @@ def _debian_version() -> str:
     except OSError:
         return "version unknown"
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "version unknown"
+
+
+# ---------------------------------------------------------------- what its FAILs mean
+# Read off the traces and ladders of `tcpmodel conform --stack lwip` with Debian's liblwip 2.1.3,
+# and lwIP 2.1.3's source (src/core/tcp_in.c, tcp.c; STABLE-2_1_3_RELEASE), where the functions
+# named decide.
+
+def _names(roles, states, kinds, positions) -> tuple[str, ...]:
+    """Every vector name role.STATE.KIND.position of the four lists."""
+    return tuple(f"{r}.{s}.{k}.{p}" for r in roles for s in states for k in kinds for p in positions)
+
+
+BOTH = ("active", "passive")
+# The active opener's rule vectors whose shortest run goes through a simultaneous open.
+SIMULTANEOUS_RULES = ("synsent_syn", "synrcvd_close", "abort_reset", "synrcvd_retransmit", "fin_retransmit_syn",
+                      "fin_retransmit", "unacceptable_rst", "unacceptable", "rst", "synrcvd_ack_fin", "synrcvd_ack",
+                      "synrcvd_ack_out_of_order", "fin_wait_1_segment", "fin_wait_1_out_of_order_fin_acked",
+                      "fin_wait_1_out_of_order", "fin_wait_2_out_of_order", "close_wait_segment", "closing_segment",
+                      "last_ack_segment")
+
+FINDINGS = (
+    Finding(
+        "no-simultaneous-open", "MUST", "RFC 9293 §3.5 (MUST-10), §3.10.7.3 (fourth, the SYN bit)",
+        "a TCP implementation MUST support simultaneous open attempts: in SYN-SENT a SYN without ACK moves the "
+        "connection to SYN-RECEIVED and is answered with <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>",
+        "drops a SYN without ACK in SYN-SENT (tcp_process takes only a SYN,ACK that acknowledges its SYN, and "
+        "answers a bare ACK with a reset), so it never reaches SYN-RECEIVED from SYN-SENT: every vector whose run "
+        "goes through a simultaneous open (the active opener's SYN-RECEIVED and FIN-WAIT-1) fails at the SYN",
+        ("active.SYN-SENT.SYN.*", "active.SYN-RECEIVED.*", "active.FIN-WAIT-1.*",
+         *(f"active.rule.{rule}" for rule in SIMULTANEOUS_RULES))),
+    Finding(
+        "syn-sent-ack-reset", "procedure", "RFC 9293 §3.10.7.3 (first and fifth steps)",
+        "in SYN-SENT a segment whose ACK acknowledges the SYN (SND.UNA < SEG.ACK =< SND.NXT) but that carries "
+        "neither SYN nor RST is dropped",
+        "answers every ACK without SYN in SYN-SENT with a reset <SEQ=SEG.ACK>, as if it were unacceptable "
+        "(tcp_process: \"possibly a half-open connection\"), and sends its SYN again at once",
+        (*_names(("active",), ("SYN-SENT",), ("ACK", "data", "FIN"),
+                 ("in_window", "last_in_window", "out_of_window", "before_window", "old_duplicate")),
+         "active.rule.synsent_other"),
+        seen=r"^<RST,ACK "),
+    Finding(
+        "syn-resent-after-bad-ack", "SHOULD", "RFC 6298 §5 (the RECOMMENDED timer management), RFC 9293 §3.8.1",
+        "a segment is retransmitted when its retransmission timer expires, an RTO after it was sent",
+        "answers an unacceptable ACK in SYN-SENT with the reset §3.10.7.3 asks for, then sends its SYN again at "
+        "once (tcp_process calls tcp_rexmit_rto \"to establish connection faster\")",
+        _names(("active",), ("SYN-SENT",), ("SYN-ACK", "ACK", "data", "FIN"), ("unsent_ACK", "ACK_2^31_away")),
+        seen=r"^<SYN "),
+    Finding(
+        "abort-resets", "procedure", "RFC 9293 §3.10.5 (ABORT call)",
+        "ABORT in SYN-SENT deletes the TCB, and in CLOSING, LAST-ACK and TIME-WAIT responds ok and deletes it, "
+        "without sending a segment",
+        "sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> on tcp_abort in every state but CLOSED, LISTEN "
+        "and TIME-WAIT (tcp_abandon)",
+        ("active.rule.synsent_abort", "active.rule.abort_quiet", "passive.rule.abort_quiet"),
+        seen=r"^<RST,ACK "),
+    Finding(
+        "syn-received-syn", "procedure", "RFC 9293 §3.10.7.4 (first, the sequence number check)",
+        "an unacceptable segment in SYN-RECEIVED is answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and dropped",
+        "answers a SYN without ACK in SYN-RECEIVED only when it repeats the peer's first SYN (SEG.SEQ = IRS), "
+        "with its SYN,ACK again (tcp_rexmit), as if that had been lost, and ignores any other",
+        ("passive.rule.unacceptable", "passive.SYN-RECEIVED.SYN.before_window",
+         "passive.SYN-RECEIVED.SYN.old_duplicate", "passive.SYN-RECEIVED.SYN.out_of_window")),
+    Finding(
+        "syn-received-ack-first", "procedure", "RFC 9293 §3.10.7.4 (fourth, the SYN bit)",
+        "a SYN in the window of a passive open's SYN-RECEIVED returns the connection to LISTEN without a "
+        "segment, before the ACK field is looked at",
+        "looks at the ACK first: an acceptable one completes the handshake and the SYN is then taken as one "
+        "more octet of data (acknowledged, or at a later SEQ answered with a duplicate ACK); an unacceptable one "
+        "gets a reset <SEQ=SEG.ACK> (tcp_process; lwIP 2.2.0 "
+        "checks the SYN first: commit adbc5b5f, \"tcp: tighten up checks for received SYN\")",
+        _names(("passive",), ("SYN-RECEIVED",), ("SYN-ACK",),
+               ("in_window", "last_in_window", "unsent_ACK", "ACK_2^31_away"))),
+    Finding(
+        "window-right-edge", "procedure", "RFC 9293 §3.10.7.4 (first, the sequence number check), RFC 5961 §3.2",
+        "a segment is in the window when RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND (Table 6), so one at "
+        "RCV.NXT+RCV.WND is not: a RST there is dropped silently, a SYN there is answered with an ACK",
+        "takes RCV.NXT+RCV.WND as in the window (TCP_SEQ_BETWEEN(seqno, rcv_nxt, rcv_nxt + rcv_wnd), the bound "
+        "RFC 5961 §3.2 writes when it restates RFC 793), so a RST there gets a challenge ACK (tcp_process) and a "
+        "SYN there in TIME-WAIT a reset (tcp_timewait_input)",
+        (*_names(BOTH, ("SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",
+                        "LAST-ACK"), ("RST", "RST-ACK"), ("out_of_window",)),
+         *_names(BOTH, ("TIME-WAIT",), ("SYN", "SYN-ACK"), ("out_of_window",)))),
+    Finding(
+        "ack-field-of-unacceptable-segment", "procedure", "RFC 9293 §3.10.7.4 (first, the sequence number check)",
+        "an unacceptable segment is answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and dropped before its "
+        "ACK field is looked at",
+        "processes the ACK field of a segment outside the window (tcp_receive): in LAST-ACK one that "
+        "acknowledges the FIN deletes the connection, and the ACK it owed is never sent",
+        _names(BOTH, ("LAST-ACK",), ("ACK", "data", "FIN"), ("out_of_window", "before_window"))),
+    Finding(
+        "text-with-unsent-ack", "procedure", "RFC 9293 §3.10.7.4 (fifth, the ACK field)",
+        "if the ACK acknowledges something not yet sent (SEG.ACK > SND.NXT), send an ACK, drop the segment, "
+        "and return",
+        "sends that ACK (tcp_send_empty_ack) and goes on to take the segment's data and FIN, which it "
+        "acknowledges with a second ACK (tcp_receive)",
+        _names(BOTH, ("ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2"), ("data", "FIN"), ("unsent_ACK",))),
+    Finding(
+        "ack-half-way-round", "MAY", "RFC 9293 §3.10.7.4 (fifth, the ACK field), RFC 1982 §3.2",
+        "an ACK beyond SND.NXT is answered with an ACK and the segment dropped, and a duplicate (SEG.ACK =< "
+        "SND.UNA) may be ignored; an ACK exactly 2^31 from SND.UNA, 2^31 - 1 beyond SND.NXT, is neither above "
+        "nor below SND.UNA, a comparison RFC 1982 leaves undefined (\"implementations are free to return either "
+        "result\"), and the spec takes it as beyond SND.NXT",
+        "compares with a signed 32-bit difference (TCP_SEQ_LEQ), which puts it at or below SND.UNA: the ACK is "
+        "ignored as a duplicate and the segment's data and FIN are processed",
+        (*_names(BOTH, ("CLOSING", "LAST-ACK"), ("ACK", "data", "FIN"), ("ACK_2^31_away",)),
+         *_names(("passive",), ("FIN-WAIT-1",), ("ACK", "data", "FIN"), ("ACK_2^31_away",)))),
+    Finding(
+        "time-wait-acks-text", "procedure", "RFC 9293 §3.10.7.4 (TIME-WAIT in the fifth, seventh and eighth steps)",
+        "an acceptable segment in TIME-WAIT has its text ignored, a FIN restarts the 2 MSL timer, and only a "
+        "retransmission of the peer's FIN is acknowledged",
+        "answers every segment in TIME-WAIT that carries data or a FIN with an ACK, wherever it lies "
+        "(tcp_timewait_input: tcplen > 0)",
+        _names(BOTH, ("TIME-WAIT",), ("data", "FIN"), ("in_window", "last_in_window", "ACK_2^31_away"))),
+    Finding(
+        "time-wait-empty-segments-unanswered", "procedure",
+        "RFC 9293 §3.10.7.4 (first, the sequence number check; fifth, the ACK field)",
+        "an unacceptable segment, or one acknowledging something not yet sent, is answered with "
+        "<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
+        "answers no segment without data, FIN or SYN in TIME-WAIT: tcp_timewait_input skips the sequence "
+        "number check (\"always acceptable since we only send ACKs\") and the ACK field",
+        _names(BOTH, ("TIME-WAIT",), ("ACK",), ("out_of_window", "before_window", "old_duplicate", "unsent_ACK"))),
+    Finding(
+        "time-wait-rfc793", "MAY", "RFC 9293 §3.10.7.4 (second, the RST bit; fourth, the SYN bit), RFC 5961 §3-4",
+        "RFC 5961's challenge ACK, which RFC 9293 describes as optional, answers a RST in the window but not at "
+        "RCV.NXT and a SYN in any synchronized state; without it RFC 9293 resets on an in-window SYN and "
+        "deletes the TCB on an in-window RST",
+        "applies RFC 5961 in every synchronized state but TIME-WAIT, where tcp_timewait_input resets an "
+        "in-window SYN as RFC 793 did and drops every RST unanswered (RFC 1337); the lwip profile expects "
+        "RFC 5961 in every state",
+        (*_names(BOTH, ("TIME-WAIT",), ("SYN", "SYN-ACK"), ("in_window", "last_in_window", "unsent_ACK",
+                                                           "ACK_2^31_away")),
+         *_names(BOTH, ("TIME-WAIT",), ("RST", "RST-ACK"), ("last_in_window",)))),
+)

@@ -227,7 +227,10 @@ def run_vector(argv: list[str], vector: dict, settings: Settings, model_window: 
     watchdog.daemon = True
     watchdog.start()
     try:
-        return drive(vector, adapter, settings, model_window)
+        recording = drive(vector, adapter, settings, model_window)
+        if adapter.process.poll() is not None:  # killed or dead while the harness only waited: no call failed
+            raise HarnessFailed(adapter._complaint("exited before the vector ended"))
+        return recording
     except (HarnessFailed, OSError):
         if expired.is_set():
             raise StackHung(f"no answer within {settings.timeout:g} s: the stack's process was killed") from None
