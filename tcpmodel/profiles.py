@@ -54,11 +54,12 @@ PROFILES = {
     ),
     "lwip": Profile(
         "lwip",
-        "lwIP: RFC 9293 with RFC 5961 challenge ACKs and a 2-minute TIME-WAIT",
+        "lwIP: RFC 9293 with RFC 5961 challenge ACKs (§3, §4) and a 2-minute TIME-WAIT",
         frozenset({"rfc5961"}),
         delayed_ack=True,
         # lwIP's RTO is counted in 500 ms ticks and is never below 3 of them once it has measured
-        # a round trip (2 before a retransmission can fire), so RFC 6298's 1 s minimum holds.
+        # a round trip (2 before a retransmission can fire), so RFC 6298's 1 s minimum holds. The
+        # rfc5961 option also brings RFC 5961 §5.2, which lwIP lacks: its finding ack-half-way-round.
         min_seconds=(("RETRANSMISSION", 1.0), ("USER", 100.0), ("TIME-WAIT", 120.0)),
         departures=(
             "RFC 9293 §3.4.2 takes MSL = 2 minutes, so TIME-WAIT lasts 4 minutes (an engineering choice that "

@@ -211,14 +211,18 @@ FINDINGS = (
         "acknowledges with a second ACK (tcp_receive)",
         _names(BOTH, ("ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2"), ("data", "FIN"), ("unsent_ACK",))),
     Finding(
-        "ack-half-way-round", "MAY", "RFC 9293 §3.10.7.4 (fifth, the ACK field), RFC 1982 §3.2",
-        "an ACK beyond SND.NXT is answered with an ACK and the segment dropped, and a duplicate (SEG.ACK =< "
-        "SND.UNA) may be ignored; an ACK exactly 2^31 from SND.UNA, 2^31 - 1 beyond SND.NXT, is neither above "
-        "nor below SND.UNA, a comparison RFC 1982 leaves undefined (\"implementations are free to return either "
-        "result\"), and the spec takes it as beyond SND.NXT",
-        "compares with a signed 32-bit difference (TCP_SEQ_LEQ), which puts it at or below SND.UNA: the ACK is "
-        "ignored as a duplicate and the segment's data and FIN are processed",
-        (*_names(BOTH, ("CLOSING", "LAST-ACK"), ("ACK", "data", "FIN"), ("ACK_2^31_away",)),
+        "ack-half-way-round", "MAY", "RFC 9293 §3.10.7.4 (fifth, the ACK field; MAY-12), RFC 5961 §5.2, RFC 1982 §3.2",
+        "RFC 5961 §5.2, a mitigation RFC 9293 lets a stack choose (MAY-12) and the lwip profile's rfc5961 option "
+        "includes, drops a segment whose ACK lies more than MAX.SND.WND below SND.UNA and answers it with an ACK; "
+        "without it a duplicate ACK (SEG.ACK =< SND.UNA) is ignored and one beyond SND.NXT is answered with an "
+        "ACK and the segment dropped. An ACK exactly 2^31 from SND.UNA is neither above nor below it, a "
+        "comparison RFC 1982 leaves undefined (\"implementations are free to return either result\"); the spec "
+        "takes it as too old under the rfc5961 option, and where SND.NXT is past SND.UNA as beyond SND.NXT",
+        "has RFC 5961's §3 and §4 but not its §5 check, and compares with a signed 32-bit difference "
+        "(TCP_SEQ_LEQ), which puts this ACK at or below SND.UNA: it is ignored as a duplicate, nothing is sent, "
+        "and the segment's data and FIN are processed (tcp_receive)",
+        (*_names(BOTH, ("ESTABLISHED", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK"), ("ACK", "data", "FIN"),
+                 ("ACK_2^31_away",)),
          *_names(("passive",), ("FIN-WAIT-1",), ("ACK", "data", "FIN"), ("ACK_2^31_away",)))),
     Finding(
         "time-wait-acks-text", "procedure", "RFC 9293 §3.10.7.4 (TIME-WAIT in the fifth, seventh and eighth steps)",
