@@ -29,12 +29,17 @@ import sys
 from pathlib import Path
 
 from tcpmodel.harness import Recording, Settings
+from tcpmodel.stacks.forkserver import ForkServer
+from tcpmodel.stacks.pytcp_findings import FINDINGS  # noqa: F401 - this stack's FINDINGS
 
 NAME = "pytcp"
 DEBIAN_PACKAGES: tuple[str, ...] = ()
 PYTCP_VERSION = "0.3.8"
 PYPI_PACKAGES = (f"pmd-pytcp=={PYTCP_VERSION}",)
 PROGRAM = Path(__file__).with_name("programs") / "pytcp" / "program.py"
+# The one fork server of this process (started on first use): importing PyTCP takes longer than
+# most vectors run, so each vector's program is forked from a process that has imported it.
+FORK_SERVER = ForkServer(PROGRAM.with_name("zygote.py"))
 
 
 def installed_version() -> str | None:
@@ -79,4 +84,4 @@ def run(vector: dict, settings: Settings, model_window: int) -> Recording:
     """Run one vector against a fresh PyTCP process; it is killed after ``settings.timeout``."""
     from tcpmodel.stacks import process
 
-    return process.run_vector([sys.executable, str(PROGRAM)], vector, settings, model_window)
+    return process.run_vector([sys.executable, str(PROGRAM)], vector, settings, model_window, launch=FORK_SERVER.launch)
