@@ -83,6 +83,11 @@ class ForkServer:
         self._stderr = None
         atexit.register(self.close)
 
+    @property
+    def pid(self) -> int | None:
+        """The server's pid while it runs."""
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
     def launch(self, argv: list[str], packet_fd: int, stderr, env: dict | None = None, cwd: str | None = None) -> ForkedProgram:
         """Fork the program for ``argv`` (its last five words are the program's arguments;
         ``env`` and ``cwd`` are the server's own)."""

@@ -231,12 +231,16 @@ def run_vector(argv: list[str], vector: dict, settings: Settings, model_window: 
     watchdog = threading.Timer(settings.timeout, expire)
     watchdog.daemon = True
     watchdog.start()
+    hung = f"no answer within {settings.timeout:g} s: the stack's process was killed"
     try:
-        return drive(vector, adapter, settings, model_window)
+        recording = drive(vector, adapter, settings, model_window)
     except (HarnessFailed, OSError):
         if expired.is_set():
-            raise StackHung(f"no answer within {settings.timeout:g} s: the stack's process was killed") from None
+            raise StackHung(hung) from None
         raise
     finally:
         watchdog.cancel()
         adapter.close()
+    if expired.is_set():  # killed while the last step waited: what it recorded after that proves nothing
+        raise StackHung(hung)
+    return recording

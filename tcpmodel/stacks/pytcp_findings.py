@@ -44,8 +44,8 @@ FINDINGS = (
         "synrcvd-unacceptable-not-acked", "SHOULD", "RFC 9293 §3.10.7.4 first (SYN-RECEIVED)",
         "a segment outside the receive window is unacceptable, and an acknowledgment should be sent in reply: "
         "<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
-        "makes no sequence-number check in SYN-RECEIVED (fsm/tcp__fsm__syn_rcvd.py answers only SYNs and RSTs): "
-        "a segment before or beyond the window is dropped without the ACK",
+        "makes no sequence-number check in SYN-RECEIVED (fsm/tcp__fsm__syn_rcvd.py acts only on SYNs, RSTs and the "
+        "handshake's exact ACK): a segment before or beyond the window is dropped without the ACK",
         tuple(p for kind in ("ACK", "data", "FIN") for position in ("before_window", "out_of_window")
               for p in _each(f"SYN-RECEIVED.{kind}.{position}")),
     ),
@@ -62,7 +62,7 @@ FINDINGS = (
         "passive-synrcvd-syn-challenged", "MUST", "RFC 9293 §3.10.7.4 fourth (SYN-RECEIVED)",
         "if the connection was initiated with a passive OPEN, a SYN returns it to the LISTEN state, without a reply "
         "(RFC 5961's challenge ACK is for the synchronized states)",
-        "answers every SYN in SYN-RECEIVED with a challenge ACK and keeps the half-open connection "
+        "answers every SYN (a SYN,ACK too) in SYN-RECEIVED with a challenge ACK and keeps the half-open connection "
         "(fsm/tcp__fsm__syn_rcvd.py, for passive and active opens alike)",
         ("passive.SYN-RECEIVED.SYN.*", "passive.SYN-RECEIVED.SYN-ACK.*"),
     ),
@@ -90,9 +90,9 @@ FINDINGS = (
         "if the ACK acknowledges something not yet sent (SEG.ACK > SND.NXT), send an ACK, drop the segment and "
         "return (ESTABLISHED, and FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT and CLOSING, which do the same processing; the "
         "spec does so in LAST-ACK and TIME-WAIT as well)",
-        "sends that ACK only for a bare ACK in ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2, CLOSING and LAST-ACK: a FIN "
-        "carrying such an ACK (every state), and any such segment in CLOSE-WAIT or TIME-WAIT, is dropped without a "
-        "reply (the FIN branches of fsm/ require SND.UNA =< SEG.ACK =< SND.MAX and return otherwise)",
+        "sends that ACK only for a segment without FIN in ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2, CLOSING and LAST-ACK: "
+        "a FIN carrying such an ACK (every state), and any such segment in CLOSE-WAIT or TIME-WAIT, is dropped "
+        "without a reply (the FIN branches of fsm/ require SND.UNA =< SEG.ACK =< SND.MAX and return otherwise)",
         (*_each("ESTABLISHED.FIN.unsent_ACK"), *_each("FIN-WAIT-1.FIN.unsent_ACK"), *_each("FIN-WAIT-1.FIN.ACK_2^31_away"),
          *_each("FIN-WAIT-2.FIN.unsent_ACK"), *_each("CLOSE-WAIT.*.unsent_ACK"), *_each("CLOSING.FIN.unsent_ACK"),
          *_each("CLOSING.FIN.ACK_2^31_away"), *_each("LAST-ACK.FIN.unsent_ACK"), *_each("LAST-ACK.FIN.ACK_2^31_away"),
@@ -171,9 +171,10 @@ FINDINGS = (
         (*_each("TIME-WAIT.SYN.last_in_window"), *_each("TIME-WAIT.SYN.out_of_window")),
     ),
     Finding(
-        "tail-loss-probe", "MAY", "RFC 8985 §7 (RACK-TLP), RFC 6298",
-        "a sender MAY send a tail loss probe, the last segment again, before its retransmission timer expires; the "
-        "spec retransmits only on the retransmission timeout (at least 1 s here, RFC 6298 §2.4)",
+        "tail-loss-probe", "MAY", "RFC 8985 §7 (RACK-TLP), RFC 6298 §5",
+        "a sender that implements RACK-TLP (an option: RFC 9293 does not require it) sends a tail loss probe, its "
+        "last segment again, when no ACK came within about two smoothed round trips, before its retransmission "
+        "timer expires; the spec, as RFC 6298, retransmits only when that timer expires (at least 1 s here)",
         "sends RFC 8985's tail loss probe about two smoothed round-trip times after the data "
         "(session/tcp__session__retransmit.py tlp_pto_tick), well before its 1 s RTO",
         _each("rule.data_retransmit"),

@@ -1,7 +1,8 @@
 """The PyTCP harness program: one PyTCP stack, driven by ``tcpmodel.stacks.process``.
 
-Started once per vector as ``python program.py PACKET_FD STACK_ADDRESS STACK_PORT
-TESTER_ADDRESS TESTER_PORT`` (see ``tcpmodel/stacks/process.py`` for the protocol). It imports
+One program per vector: ``python program.py PACKET_FD STACK_ADDRESS STACK_PORT TESTER_ADDRESS
+TESTER_PORT`` (see ``tcpmodel/stacks/process.py`` for the protocol), or, as tcpmodel runs it, the
+same ``main`` in a process forked by ``zygote.py``, which has imported PyTCP already. It imports
 nothing of tcpmodel: only PyTCP (``pmd_pytcp``, PyPI ``pmd-pytcp``) and the standard library.
 
 The stack: ``stack.init(fd=PACKET_FD, layer=L3)`` makes the socketpair end PyTCP's TUN interface.
@@ -30,7 +31,8 @@ User calls, on PyTCP's Berkeley-style sockets (``pmd_pytcp.socket``):
 - ABORT: ``abort()``, PyTCP's RFC 9293 ABORT (a RST in the synchronized states).
 - POLL: ``accept()`` (non-blocking) on the listener; once it returns the connection, the
   listener is closed (RFC 9293's passive TCB becomes the connection, where a listener left open
-  would answer the tester's later SYNs itself); then ``recv()`` until nothing is left.
+  would answer the tester's later SYNs itself); then ``recv()`` until nothing is left. Every
+  call tries ``accept()`` first too.
 
 PyTCP forks a passive connection off the listener when the SYN arrives (the child has a socket
 of its own, registered in PyTCP's socket table ``stack.sockets``), but ``accept()`` hands it out
@@ -147,14 +149,14 @@ class Program:
         if name == "SEND":
             return await self.send(int(argument or 1))
         if name == "CLOSE":
-            return self.close()
+            return await self.close()
         if name == "ABORT":
-            return self.abort()
+            return await self.abort()
         if name == "POLL":
             await self.poll()
             return "ok"
         if name == "RTO":
-            return self.rto()
+            return await self.rto()
         return f"error unknown command {name!r}"
 
     def new_socket(self):
@@ -185,16 +187,16 @@ class Program:
         return "ok"
 
     async def send(self, length: int) -> str:
-        sock = self.target()
+        sock = await self.target()
         if sock is None:
             return "error connection does not exist"
         sent = await sock.send(b"a" * length)
         return "ok" if sent == length else f"error only {sent} of {length} octets queued"
 
-    def close(self) -> str:
+    async def close(self) -> str:
         from pmd_pytcp import socket as pytcp_socket
 
-        sock = self.target()
+        sock = await self.target()
         if sock is None:
             if self.listener is None:
                 return "error connection does not exist"
@@ -205,8 +207,8 @@ class Program:
         self.take(sock)
         return "ok"
 
-    def abort(self) -> str:
-        sock = self.target()
+    async def abort(self) -> str:
+        sock = await self.target()
         if sock is None:
             if self.listener is None:
                 return "error connection does not exist"
@@ -217,16 +219,18 @@ class Program:
             self.listener = None
         return "ok"
 
-    def target(self):
+    async def target(self):
         """The connection's socket: the one this program has, or the passive connection PyTCP
         forked off the listener at the SYN and does not hand out before it is ESTABLISHED."""
+        if self.connection is None:
+            await self.accept()
         if self.connection is not None:
             return self.connection
         if self.listener is None:
             return None
         from pmd_pytcp import stack
 
-        children = [s for s in stack.sockets.values() if getattr(s, "parent_socket", None) is self.listener]
+        children = [s for s in stack.sockets.values() if getattr(s, "parent_socket", None) is self.listener]  # half-open
         return children[0] if children else None
 
     def take(self, sock) -> None:
@@ -239,15 +243,19 @@ class Program:
             self.listener.close()
             self.listener = None
 
+    async def accept(self) -> None:
+        """Take the passive connection once ``accept()`` hands it out (ESTABLISHED)."""
+        if self.listener is None or self.connection is not None:
+            return
+        try:
+            sock, _ = await self.listener.accept()
+        except (BlockingIOError, ConnectionAbortedError):
+            return
+        sock.setblocking(False)
+        self.take(sock)
+
     async def poll(self) -> None:
-        if self.listener is not None and self.connection is None:
-            try:
-                sock, _ = await self.listener.accept()
-            except (BlockingIOError, ConnectionAbortedError):
-                sock = None
-            if sock is not None:
-                sock.setblocking(False)
-                self.take(sock)
+        await self.accept()
         if self.connection is None:
             return
         while True:
@@ -257,10 +265,10 @@ class Program:
             except (BlockingIOError, OSError):  # nothing to read, or reset / not connected
                 return
 
-    def rto(self) -> str:
+    async def rto(self) -> str:
         from pmd_pytcp import socket as pytcp_socket
 
-        sock = self.target()
+        sock = await self.target()
         if sock is None or sock.tcp_session is None:
             return "none"
         info = sock.getsockopt(pytcp_socket.IPPROTO_TCP, pytcp_socket.TCP_INFO)
