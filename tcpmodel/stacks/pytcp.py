@@ -1,11 +1,13 @@
 """PyTCP, a TCP/IP stack in pure Python (PyPI ``pmd-pytcp``), run as a process of its own.
 
-Each vector starts a fresh PyTCP in a fresh Python process (``programs/pytcp/program.py``, run by
-this interpreter), driven by the common process adapter (``process``): PyTCP's TUN interface is
-one end of a ``socketpair(AF_UNIX, SOCK_DGRAM)``, user calls are lines on its standard input. A
-fresh process per vector means no state of one vector (a TIME-WAIT session, a timer, the Fast
-Open cache) reaches the next, and killing it (its own session) leaves nothing behind. Nothing
-needs root, and no packet reaches a real network.
+Each vector starts a fresh PyTCP in a process of its own (``programs/pytcp/program.py``), driven
+by the common process adapter (``process``): PyTCP's TUN interface is one end of a
+``socketpair(AF_UNIX, SOCK_DGRAM)``, user calls are lines on its standard input. A fresh process
+per vector means no state of one vector (a TIME-WAIT session, a timer, the Fast Open cache)
+reaches the next, and killing it (its own session) leaves nothing behind. Nothing needs root, and
+no packet reaches a real network. The process is forked from a fork server that has imported
+PyTCP once (``forkserver``, ``programs/pytcp/zygote.py``): a fresh interpreter spends about a
+third of a second importing PyTCP, which over 881 vectors is longer than all of them run.
 
 PyTCP on PyPI is ``pmd-pytcp``; the ``pytcp`` name needs Python 3.12 or later. The adapter is
 written against 0.3.8 (``PYPI_PACKAGES``): the program uses its ``stack.init(fd=..., layer=L3)``,
