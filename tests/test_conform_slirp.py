@@ -123,7 +123,7 @@ def test_what_slirp_cannot_express_is_unsupported(vectors):
         with pytest.raises(Unsupported, match="passive-to-active"):
             adapter.call("SEND", 1)
         assert adapter.call("LISTEN", None) == "error: connection already exists"
-        assert adapter.timer_wait("RETRANSMISSION") == pytest.approx(1.5 * 6)
+        assert adapter.timer_wait("RETRANSMISSION") == pytest.approx(1.5 * 6.59)
     finally:
         adapter.close()
     assert adapter.process.poll() is not None

@@ -49,9 +49,11 @@ listener closes the listener. What slirp cannot express is answered ``unsupporte
 is SKIPPED): SEND in LISTEN (no passive-to-active change: slirp opens connections to its guest
 only for a host client of a hostfwd).
 
-Timers: RTO is answered with 6 s, the most the first retransmission of a segment can take:
-libslirp's initial RTO is 12 ticks of 500 ms, and an RTT measured on the socketpair only lowers
-it; the tcpcb is private to libslirp, so the running value cannot be asked for.
+Timers: slirp's TCP timers count ticks of 500 ms, taken in ``slirp_pollfds_poll`` at the first
+call 499 ms or more after the last; the program's loop wakes at least every 50 ms, so a tick comes
+499 to 549 ms after the one before. RTO is answered with 6.59 s, the most the first retransmission
+of a segment can take: libslirp's initial RTO is 12 ticks, and an RTT measured on the socketpair
+only lowers it; the tcpcb is private to libslirp, so the running value cannot be asked for.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ FINDINGS = (
     ),
     Finding(
         "reset-answers-a-reset", "MUST",
-        "RFC 9293 §3.4 (glossary, RST) and §3.10.7.3 (SYN-SENT, first)",
+        "RFC 9293 §4 (glossary, RST) and §3.10.7.3 (SYN-SENT, first)",
         "in no case does receipt of a segment containing RST give rise to a RST in response; in SYN-SENT a RST "
         "with an unacceptable ACK is dropped",
         "answers such a segment with a reset: its dropwithreset path (tcp_input.c) never looks at the RST bit, so "

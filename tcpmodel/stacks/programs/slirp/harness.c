@@ -44,13 +44,18 @@
 #define MAX_TIMERS 8
 #define MAX_PENDING 8
 /*
- * The first retransmission comes at most this many seconds after a segment is sent: libslirp's
- * initial RTO is t_rxtcur = ((TCPTV_SRTTBASE >> 2) + (TCPTV_SRTTDFLT << 2)) >> 1 = 12 ticks of
- * its 500 ms slow timer (tcp_subr.c, tcp_newtcpcb), and an RTT measured on this socketpair only
- * lowers it (to 2 or 3 ticks). The tcpcb is private to libslirp, so no call reports the
- * running value.
+ * Slirp's TCP timers tick in slirp_pollfds_poll, at the first call at least 499 ms after the last
+ * tick (TIMEOUT_SLOW); the loop wakes at least every TICK_MS, so a tick is at most 499 + TICK_MS
+ * ms after the one before.
  */
-#define FIRST_RETRANSMISSION_SECONDS 6
+#define TICK_MS 50
+/*
+ * The first retransmission comes at most this long after a segment is sent: libslirp's initial
+ * RTO is t_rxtcur = ((TCPTV_SRTTBASE >> 2) + (TCPTV_SRTTDFLT << 2)) >> 1 = 12 ticks (tcp_subr.c,
+ * tcp_newtcpcb), and an RTT measured on this socketpair only lowers it (to 2 or 3 ticks). The
+ * tcpcb is private to libslirp, so no call reports the running value.
+ */
+#define FIRST_RETRANSMISSION_SECONDS (12 * (499 + TICK_MS) / 1000.0)
 
 static const uint8_t TUN_HEADER[4] = {0, 0, 0x08, 0x00};
 static const uint8_t GUEST_MAC[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}; /* QEMU's default */
@@ -434,7 +439,7 @@ static void command(struct harness *h, char *line)
         user_poll(h);
         say("ok");
     } else if (strcmp(line, "RTO") == 0) {
-        say("ok %d", FIRST_RETRANSMISSION_SECONDS);
+        say("ok %.2f", FIRST_RETRANSMISSION_SECONDS);
     } else if (strcmp(line, "QUIT") == 0) {
         exit(0);
     } else {
@@ -583,7 +588,7 @@ int main(int argc, char **argv)
         h.nfds = 0;
         add_poll(STDIN_FILENO, SLIRP_POLL_IN, &h);
         add_poll(h.packets, SLIRP_POLL_IN, &h);
-        uint32_t timeout = 1000;
+        uint32_t timeout = TICK_MS;
         slirp_pollfds_fill(h.slirp, &timeout, add_poll, &h);
         timeout = run_timers(&h, timeout);
         int ready = poll(h.fds, h.nfds, (int)timeout);
