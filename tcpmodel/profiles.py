@@ -69,6 +69,22 @@ PROFILES = {
             "describes as optional, resets only on SEQ = RCV.NXT and challenges the rest; PyTCP does the latter",
         ),
     ),
+    "slirp": Profile(
+        "slirp",
+        "libslirp: RFC 9293 with the TIME-WAIT of slirp's 4.4BSD timers (MSL 5 s)",
+        delayed_ack=True,
+        # tcp_timer.h: timers count ticks of tcp_slowtimo, every 500 ms (PR_SLOWHZ = 2); a timer of
+        # n ticks fires between n-1 and n ticks after it is set. Slirp's least RTO, TCPTV_MIN = 2
+        # ticks, could fire after 0.5 s, but only once several RTT samples have shrunk it, which no
+        # vector takes (one sample gives 3 ticks, 1 to 1.5 s); the RFC's 1 s stays, so that a FIN
+        # slirp sends late (a CLOSE in SYN-RECEIVED waits for the handshake) and repeats with its
+        # next ACK is not taken for a retransmission by the oracle, whose timer runs from the CLOSE.
+        min_seconds=(("RETRANSMISSION", 1.0), ("USER", 100.0), ("TIME-WAIT", 9.5)),
+        departures=(
+            "RFC 9293 §3.4.2 takes MSL = 2 minutes, so TIME-WAIT lasts 4 minutes; slirp's TCPTV_MSL is 5 s, so its "
+            "TIME-WAIT lasts 2 × TCPTV_MSL = 20 ticks of 500 ms, 9.5 to 10 s",
+        ),
+    ),
 }
 
 
