@@ -35,6 +35,7 @@ from tcpmodel.stacks.forkserver import ForkServer
 from tcpmodel.stacks.pytcp_findings import FINDINGS  # noqa: F401 - this stack's FINDINGS
 
 NAME = "pytcp"
+PROFILE = "pytcp"  # the profile its report is judged by (tcpmodel.profiles)
 DEBIAN_PACKAGES: tuple[str, ...] = ()
 PYTCP_VERSION = "0.3.8"
 PYPI_PACKAGES = (f"pmd-pytcp=={PYTCP_VERSION}",)

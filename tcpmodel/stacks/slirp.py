@@ -67,6 +67,7 @@ from tcpmodel.harness import Recording, Settings
 from tcpmodel.stacks.process import Addresses, run_vector
 
 NAME = "slirp"
+PROFILE = "slirp"  # the profile its report is judged by (tcpmodel.profiles)
 DEBIAN_PACKAGES = ("libslirp-dev", "libglib2.0-dev", "gcc", "libc6-dev", "pkg-config")
 PYPI_PACKAGES = ()
 SOURCES = ["slirp/harness.c"]
