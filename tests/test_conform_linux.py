@@ -15,7 +15,7 @@ from tcpmodel.netns import leftover_namespaces, own_prefix
 from tcpmodel.oracle import PROFILES
 from tcpmodel.spec import load_spec
 from tcpmodel.stacks import linux
-from tcpmodel.trace import FLAG_BITS, CallEvent, SegmentEvent
+from tcpmodel.trace import FLAG_BITS
 from tcpmodel.vectors import generate
 from tests.conftest import REFERENCE
 from tests.netns_support import netns_capable, no_leftovers  # noqa: F401 - fixtures

@@ -367,11 +367,11 @@ FINDINGS = (
         "takes a bare ACK at RCV.NXT in TIME-WAIT as in order whatever it acknowledges, and answers nothing",
         ("*.TIME-WAIT.ACK.unsent_ACK",)),
     Finding(
-        "time-wait-rst-silent", "MAY", "RFC 5961 §3.2, RFC 9293 §3.10.7.4 (second, the RST bit)",
-        "a RST in the window but not at RCV.NXT gets a challenge ACK (RFC 5961, optional; without it RFC 9293 "
-        "deletes the TCB)",
-        "applies RFC 5961 to full sockets but not in TIME-WAIT, where it drops such a RST without an answer "
-        "and stays (tcp_timewait_state_process); the linux profile expects RFC 5961 in every state",
+        "time-wait-rst-silent", "MUST", "RFC 9293 §3.10.7.4 (second, the RST bit), RFC 5961 §3.2",
+        "a stack implementing RFC 5961's protection MUST answer a RST in the window but not at RCV.NXT with a "
+        "challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
+        "implements RFC 5961 for full sockets, but in TIME-WAIT drops such a RST without an answer and stays "
+        "(tcp_timewait_state_process accepts a RST only at exactly RCV.NXT)",
         ("*.TIME-WAIT.RST.last_in_window", "*.TIME-WAIT.RST-ACK.last_in_window")),
     Finding(
         "request-socket-reset", "procedure", "RFC 9293 §3.10.7.4 (fourth, the SYN bit)",
