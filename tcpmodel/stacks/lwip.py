@@ -204,23 +204,25 @@ FINDINGS = (
         "acknowledges the FIN deletes the connection, and the ACK it owed is never sent",
         _names(BOTH, ("LAST-ACK",), ("ACK", "data", "FIN"), ("out_of_window", "before_window"))),
     Finding(
-        "text-with-unsent-ack", "procedure", "RFC 9293 §3.10.7.4 (fifth, the ACK field)",
-        "if the ACK acknowledges something not yet sent (SEG.ACK > SND.NXT), send an ACK, drop the segment, "
-        "and return",
-        "sends that ACK (tcp_send_empty_ack) and goes on to take the segment's data and FIN, which it "
-        "acknowledges with a second ACK (tcp_receive)",
-        _names(BOTH, ("ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2"), ("data", "FIN"), ("unsent_ACK",))),
+        "ack-beyond-snd-nxt", "MUST", "RFC 9293 §3.10.7.4 (fifth, the ACK field), RFC 5961 §5.2",
+        "a segment whose ACK acknowledges something not yet sent (SEG.ACK > SND.NXT) is answered with an ACK and "
+        "dropped; TCP stacks that implement RFC 5961, as lwIP does (§3, §4), MUST discard every segment whose ACK "
+        "lies outside [SND.UNA - MAX.SND.WND, SND.NXT] and send an ACK back",
+        "sends that ACK (tcp_send_empty_ack) but goes on to take the segment's data and FIN, which it "
+        "acknowledges with a second ACK (tcp_receive); in TIME-WAIT it does not look at the ACK field, and a bare "
+        "ACK there gets no answer (tcp_timewait_input)",
+        (*_names(BOTH, ("ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2"), ("data", "FIN"), ("unsent_ACK",)),
+         *_names(BOTH, ("TIME-WAIT",), ("ACK",), ("unsent_ACK",)))),
     Finding(
-        "ack-half-way-round", "MAY", "RFC 9293 §3.10.7.4 (fifth, the ACK field; MAY-12), RFC 5961 §5.2, RFC 1982 §3.2",
-        "RFC 5961 §5.2, a mitigation RFC 9293 lets a stack choose (MAY-12) and the lwip profile's rfc5961 option "
-        "includes, drops a segment whose ACK lies more than MAX.SND.WND below SND.UNA and answers it with an ACK; "
-        "without it a duplicate ACK (SEG.ACK =< SND.UNA) is ignored and one beyond SND.NXT is answered with an "
-        "ACK and the segment dropped. An ACK exactly 2^31 from SND.UNA is neither above nor below it, a "
-        "comparison RFC 1982 leaves undefined (\"implementations are free to return either result\"); the spec "
-        "takes it as too old under the rfc5961 option, and where SND.NXT is past SND.UNA as beyond SND.NXT",
-        "has RFC 5961's §3 and §4 but not its §5 check, and compares with a signed 32-bit difference "
-        "(TCP_SEQ_LEQ), which puts this ACK at or below SND.UNA: it is ignored as a duplicate, nothing is sent, "
-        "and the segment's data and FIN are processed (tcp_receive)",
+        "ack-half-way-round", "MUST", "RFC 9293 §3.10.7.4 (fifth, the ACK field), RFC 5961 §5.2, RFC 1982 §3.2",
+        "TCP stacks that implement RFC 5961 MUST accept an ACK only within [SND.UNA - MAX.SND.WND, SND.NXT] and "
+        "discard any other segment with an ACK back (the mitigation is MAY-12 for a stack without RFC 5961). An "
+        "ACK exactly 2^31 from SND.UNA is neither above nor below it, a comparison RFC 1982 leaves undefined "
+        "(\"implementations are free to return either result\"), but it lies outside that range either way; the "
+        "spec takes it as too old (and, where SND.NXT is past SND.UNA, as beyond SND.NXT)",
+        "implements RFC 5961's §3 and §4 (tcp_process) but not this check, and compares with a signed 32-bit "
+        "difference (TCP_SEQ_LEQ), which puts the ACK at or below SND.UNA: it is ignored as a duplicate, nothing "
+        "is sent, and the segment's data and FIN are processed (tcp_receive)",
         (*_names(BOTH, ("ESTABLISHED", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK"), ("ACK", "data", "FIN"),
                  ("ACK_2^31_away",)),
          *_names(("passive",), ("FIN-WAIT-1",), ("ACK", "data", "FIN"), ("ACK_2^31_away",)))),
@@ -232,21 +234,18 @@ FINDINGS = (
         "(tcp_timewait_input: tcplen > 0)",
         _names(BOTH, ("TIME-WAIT",), ("data", "FIN"), ("in_window", "last_in_window", "ACK_2^31_away"))),
     Finding(
-        "time-wait-empty-segments-unanswered", "procedure",
-        "RFC 9293 §3.10.7.4 (first, the sequence number check; fifth, the ACK field)",
-        "an unacceptable segment, or one acknowledging something not yet sent, is answered with "
-        "<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
-        "answers no segment without data, FIN or SYN in TIME-WAIT: tcp_timewait_input skips the sequence "
-        "number check (\"always acceptable since we only send ACKs\") and the ACK field",
-        _names(BOTH, ("TIME-WAIT",), ("ACK",), ("out_of_window", "before_window", "old_duplicate", "unsent_ACK"))),
+        "time-wait-unacceptable-unanswered", "procedure", "RFC 9293 §3.10.7.4 (first, the sequence number check)",
+        "an unacceptable segment is answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> (\"should be sent\") and "
+        "dropped",
+        "answers no segment without data, FIN or SYN in TIME-WAIT: tcp_timewait_input skips the sequence number "
+        "check (\"always acceptable since we only send ACKs\")",
+        _names(BOTH, ("TIME-WAIT",), ("ACK",), ("out_of_window", "before_window", "old_duplicate"))),
     Finding(
-        "time-wait-rfc793", "MAY", "RFC 9293 §3.10.7.4 (second, the RST bit; fourth, the SYN bit), RFC 5961 §3-4",
-        "RFC 5961's challenge ACK, which RFC 9293 describes as optional, answers a RST in the window but not at "
-        "RCV.NXT and a SYN in any synchronized state; without it RFC 9293 resets on an in-window SYN and "
-        "deletes the TCB on an in-window RST",
-        "applies RFC 5961 in every synchronized state but TIME-WAIT, where tcp_timewait_input resets an "
-        "in-window SYN as RFC 793 did and drops every RST unanswered (RFC 1337); the lwip profile expects "
-        "RFC 5961 in every state",
+        "time-wait-rfc793", "MUST", "RFC 9293 §3.10.7.4 (second, the RST bit; fourth, the SYN bit), RFC 5961 §3-4",
+        "a stack implementing RFC 5961's protection MUST answer a RST in the window but not at RCV.NXT, and a SYN "
+        "in any synchronized state, with a challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
+        "implements RFC 5961 in every synchronized state but TIME-WAIT, where tcp_timewait_input resets an "
+        "in-window SYN as RFC 793 did and drops every RST unanswered (after RFC 1337)",
         (*_names(BOTH, ("TIME-WAIT",), ("SYN", "SYN-ACK"), ("in_window", "last_in_window", "unsent_ACK",
                                                            "ACK_2^31_away")),
          *_names(BOTH, ("TIME-WAIT",), ("RST", "RST-ACK"), ("last_in_window",)))),
