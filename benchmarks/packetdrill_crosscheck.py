@@ -28,8 +28,14 @@ Run from the repository root, as root:
 They are not the same judge. packetdrill compares each segment with the one the script writes,
 field by field and at the time the script says (within 4 ms by default); it cannot wait for silence
 or accept one of several answers, so a script writes the first answer the spec allows and the
-others as comments. tcpmodel's oracle accepts any answer the spec allows and checks that nothing
-else is sent. Scripts whose vector waits for the USER timeout or TIME-WAIT are not exported.
+others as comments, and nothing the kernel sends after the script's last line is looked at.
+tcpmodel's oracle accepts any answer the spec allows and checks that nothing else is sent. Nor
+is every stimulus the same: a segment "out of window" goes just beyond the window the kernel
+advertised in tcpmodel's run, and 65535 beyond RCV.NXT in a script, which cannot read the window.
+The results group the disagreements by these causes as far as the script can tell them apart
+(``BLIND_SPOTS``, ``OUT_OF_WINDOW``). Vectors that ``tcpmodel/packetdrill.py`` does not export
+(they wait for the USER timeout or TIME-WAIT, or make a user call on a passive connection before
+accept() can return it) are in neither count.
 
 packetdrill: taken from ``PACKETDRILL`` (the path of a binary) when set; else built from
 ``--packetdrill-source DIR`` (a checkout of its repository, or its gtests/net/packetdrill folder)
@@ -269,6 +275,34 @@ def agreement(scripts: dict[str, ScriptRun], verdicts: dict[str, str]) -> dict[s
     return cells
 
 
+# Why packetdrill passes a script whose vector tcpmodel FAILs, by what the oracle said.
+BLIND_SPOTS = {
+    "the spec allowed no segment": "the kernel sent a segment where the spec allows none: a script cannot wait for "
+    "silence, so packetdrill does not look after the script's last line",
+    "the endpoint sent nothing more": "the kernel sent nothing where the spec requires a segment in tcpmodel's run, and "
+    "the segment in packetdrill's",
+}
+OUT_OF_WINDOW = ("out of window: conform's tester sends the segment at RCV.NXT plus the window the kernel advertised, "
+                 "the first number beyond it, where Linux takes a segment as in window; the script sends it 65535 "
+                 "beyond RCV.NXT, out of every window")
+
+
+def reason_kinds(conform: "ConformRun", names: list[str]) -> list[tuple[str, list[str]]]:
+    """tcpmodel's reasons for ``names`` with numbers left out, grouped, the largest group first."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(error_kind(f"{conform.verdicts.get(name, 'not run')}: {conform.reasons.get(name, '')}"), []).append(name)
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+
+
+def blind_spot(kind: str, names: list[str]) -> str:
+    """Why packetdrill passed where tcpmodel did not, for a group of ``reason_kinds``."""
+    why = [text for key, text in BLIND_SPOTS.items() if key in kind]
+    if any(name.endswith(".out_of_window") for name in names):
+        why.append(OUT_OF_WINDOW)
+    return "; ".join(why)
+
+
 def error_kinds(scripts: dict[str, ScriptRun], names: list[str]) -> list[tuple[str, list[str]]]:
     """packetdrill's errors for ``names`` grouped by kind, the largest group first."""
     groups: dict[str, list[str]] = {}
@@ -296,13 +330,18 @@ def report(facts: dict, scripts: dict[str, ScriptRun], conform: ConformRun) -> t
         "tcpmodel": f"{tcp_counts.get('PASS', 0)} of {n} vectors PASS ("
                     + ", ".join(f"{count} {verdict}" for verdict, count in sorted(tcp_counts.items())) + ")",
     }
-    disagreeing = cells["only packetdrill passes"] + cells["only tcpmodel passes"]
-    text = [f"{k + ':':<13}{v}" for k, v in {**facts, **totals}.items()]
+    text = [f"{k + ':':<19}{v}" for k, v in {**facts, **totals}.items()]
     text += ["", "agreement:"] + [f"  {cell:<26}{len(names):>5}" for cell, names in cells.items()]
     text += ["", "time per vector:"] + [f"  {tool:<34}{seconds:>7.3f} s" for tool, seconds in times]
     if cells["neither passes"]:
         text += ["", "neither passes, by packetdrill's error:"]
         text += [f"  {len(names):>4}  {kind}" for kind, names in error_kinds(scripts, cells["neither passes"])]
+    if cells["only packetdrill passes"]:
+        text += ["", "only packetdrill passes, by tcpmodel's reason:"]
+        text += [f"  {len(names):>4}  {kind}" for kind, names in reason_kinds(conform, cells["only packetdrill passes"])]
+    if cells["only tcpmodel passes"]:
+        text += ["", "only tcpmodel passes, by packetdrill's error:"]
+        text += [f"  {len(names):>4}  {kind}" for kind, names in error_kinds(scripts, cells["only tcpmodel passes"])]
     for cell in ("only packetdrill passes", "only tcpmodel passes"):
         if cells[cell]:
             text += ["", f"{cell}:"]
@@ -320,9 +359,14 @@ def report(facts: dict, scripts: dict[str, ScriptRun], conform: ConformRun) -> t
            "writing the sysctls and deleting it, as tcpmodel's figure (conform's seconds of each vector) includes. "
            f"The whole conform command, generating and judging the vectors too, took {conform.overall:.1f} s "
            f"for {len(conform.verdicts)} vectors."]
-    if disagreeing:
-        md += ["", "## packetdrill's errors where the tools disagree, by kind", "", "| scripts | error |", "|---:|---|"]
-        md += [f"| {len(names)} | {kind} |" for kind, names in error_kinds(scripts, cells["only tcpmodel passes"])]
+    if cells["only packetdrill passes"]:
+        md += ["", "## Only packetdrill passes: tcpmodel's reasons by kind", "", "| vectors | tcpmodel | why packetdrill passes | for example |", "|---:|---|---|---|"]
+        md += [f"| {len(names)} | {_cell(kind)} | {_cell(blind_spot(kind, names))} | {', '.join(f'`{n}`' for n in names[:3])} |"
+               for kind, names in reason_kinds(conform, cells["only packetdrill passes"])]
+    if cells["only tcpmodel passes"]:
+        md += ["", "## Only tcpmodel passes: packetdrill's errors by kind", "", "| scripts | packetdrill's error | for example |", "|---:|---|---|"]
+        md += [f"| {len(names)} | {_cell(kind)} | {', '.join(f'`{n}`' for n in names[:3])} |"
+               for kind, names in error_kinds(scripts, cells["only tcpmodel passes"])]
     for cell in ("only packetdrill passes", "only tcpmodel passes"):
         if cells[cell]:
             md += ["", f"## {cell[0].upper()}{cell[1:]}", "", "| vector | tcpmodel | packetdrill |", "|---|---|---|"]
