@@ -298,8 +298,11 @@ def reason_kinds(conform: "ConformRun", names: list[str]) -> list[tuple[str, lis
 def blind_spot(kind: str, names: list[str]) -> str:
     """Why packetdrill passed where tcpmodel did not, for a group of ``reason_kinds``."""
     why = [text for key, text in BLIND_SPOTS.items() if key in kind]
-    if any(name.endswith(".out_of_window") for name in names):
+    beyond = sum(name.endswith(".out_of_window") for name in names)
+    if beyond == len(names):
         why.append(OUT_OF_WINDOW)
+    elif beyond:
+        why.append(f"the {beyond} {OUT_OF_WINDOW}")
     return "; ".join(why)
 
 

@@ -143,3 +143,5 @@ def test_where_only_packetdrill_passes_the_cause_is_named_from_tcpmodels_reason(
     ]
     assert "cannot wait for silence" in bench.blind_spot(*kinds[0]) and bench.OUT_OF_WINDOW not in bench.blind_spot(*kinds[0])
     assert bench.blind_spot(*kinds[1]).endswith(bench.OUT_OF_WINDOW)
+    mixed = bench.blind_spot(kinds[0][0], kinds[0][1] + ["a.ESTABLISHED.RST.out_of_window"])
+    assert mixed.endswith("the 1 " + bench.OUT_OF_WINDOW)
