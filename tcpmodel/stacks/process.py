@@ -223,7 +223,10 @@ def run_vector(argv: list[str], vector: dict, settings: Settings, model_window: 
     watchdog.daemon = True
     watchdog.start()
     try:
-        return drive(vector, adapter, settings, model_window)
+        recording = drive(vector, adapter, settings, model_window)
+        if expired.is_set():  # killed while the harness only waited for packets: no error came up
+            raise HarnessFailed("killed")
+        return recording
     except (HarnessFailed, OSError):
         if expired.is_set():
             raise StackHung(f"no answer within {settings.timeout:g} s: the stack's process was killed") from None
