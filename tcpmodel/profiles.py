@@ -57,7 +57,8 @@ PROFILES = {
         delayed_ack=True,
         min_seconds=(("RETRANSMISSION", 0.2), ("USER", 100.0), ("TIME-WAIT", 60.0)),
         departures=(
-            "RFC 6298 §2.4 says the RTO SHOULD be at least 1 s; netstack's minimum is 200 ms (tcp.MinRTO)",
+            "RFC 6298 §2.4 says the RTO SHOULD be at least 1 s; netstack's minimum is 200 ms by default "
+            "(tcp.MinRTO; tcpmodel conform pins it to 1 s, so that its runs repeat)",
             "RFC 9293 §3.4.2 takes MSL = 2 minutes, so TIME-WAIT lasts 4 minutes; netstack's lasts 60 s "
             "(tcp.DefaultTCPTimeWaitTimeout)",
         ),

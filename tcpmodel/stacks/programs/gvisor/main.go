@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -22,7 +21,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/bufferv2"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -49,6 +50,8 @@ var tunHeader = []byte{0, 0, 8, 0} // flags 0, protocol 0x0800 (IPv4)
 // harness holds the stack and the one connection (or listener) a vector uses.
 type harness struct {
 	stack      *stack.Stack
+	link       *channel.Endpoint
+	packets    int // the socketpair's descriptor
 	local      tcpip.FullAddress
 	remote     tcpip.FullAddress
 	listener   tcpip.Endpoint
@@ -64,9 +67,11 @@ func main() {
 		fail("PACKET_FD %q is not a number", os.Args[1])
 	}
 	local, remote := fullAddress(os.Args[2], os.Args[3]), fullAddress(os.Args[4], os.Args[5])
-	h := &harness{stack: newStack(fd, local.Addr, remote.Addr), local: local, remote: remote}
+	s, link := newStack(local.Addr, remote.Addr)
+	h := &harness{stack: s, link: link, packets: fd, local: local, remote: remote}
+	go outbound(fd, link)
 	fmt.Printf("ready gVisor netstack %s\n", version)
-	h.serve(os.Stdin, os.Stdout)
+	h.serve(int(os.Stdin.Fd()), os.Stdout)
 }
 
 func fail(format string, args ...any) {
@@ -83,8 +88,8 @@ func fullAddress(address, port string) tcpip.FullAddress {
 	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.Address(ip), Port: uint16(number)}
 }
 
-// newStack builds the stack and starts moving packets between its NIC and the socketpair.
-func newStack(fd int, address, tester tcpip.Address) *stack.Stack {
+// newStack builds the stack, whose only NIC is the returned channel endpoint.
+func newStack(address, tester tcpip.Address) (*stack.Stack, *channel.Endpoint) {
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
@@ -97,6 +102,12 @@ func newStack(fd int, address, tester tcpip.Address) *stack.Stack {
 	// Netstack answers at most one out-of-window segment per 500 ms with an ACK (as Linux's
 	// tcp_invalid_ratelimit); the vectors send several within milliseconds, each owed an ACK.
 	must(s.SetOption(stack.TCPInvalidRateLimitOption(0)), "TCPInvalidRateLimitOption")
+	// RFC 6298's minimum RTO of 1 s, where netstack's is 200 ms: a vector's steps are 50 ms
+	// apart, so at 200 ms whether a retransmission falls inside a vector would depend on how
+	// loaded the machine is, and a run would not repeat. Vectors that wait for a retransmission
+	// ask for the RTO (the RTO command) and wait for it.
+	minRTO := tcpip.TCPMinRTOOption(time.Second)
+	must(s.SetTransportProtocolOption(tcp.ProtocolNumber, &minRTO), "TCPMinRTOOption")
 	link := channel.New(256, mtu, "")
 	must(s.CreateNIC(nicID, link), "CreateNIC")
 	must(s.AddProtocolAddress(nicID, tcpip.ProtocolAddress{
@@ -108,9 +119,7 @@ func newStack(fd int, address, tester tcpip.Address) *stack.Stack {
 		{Destination: subnet, NIC: nicID},
 		{Destination: header.IPv4EmptySubnet, Gateway: tester, NIC: nicID},
 	})
-	go inbound(fd, link)
-	go outbound(fd, link)
-	return s
+	return s, link
 }
 
 func must(err tcpip.Error, what string) {
@@ -119,13 +128,16 @@ func must(err tcpip.Error, what string) {
 	}
 }
 
-// inbound injects every IPv4 packet that arrives on the socketpair into the stack.
-func inbound(fd int, link *channel.Endpoint) {
-	buffer := make([]byte, packetSize)
+// inject injects every IPv4 packet waiting on the socketpair into the stack, without waiting
+// for more.
+func (h *harness) inject(buffer []byte) {
 	for {
-		n, err := syscall.Read(fd, buffer)
+		n, _, err := syscall.Recvfrom(h.packets, buffer, syscall.MSG_DONTWAIT)
 		if err == syscall.EINTR {
 			continue
+		}
+		if err == syscall.EAGAIN {
+			return
 		}
 		if err != nil || n == 0 {
 			fail("reading the packet socket: %v", err)
@@ -136,7 +148,7 @@ func inbound(fd int, link *channel.Endpoint) {
 		packet := stack.NewPacketBuffer(stack.PacketBufferOptions{
 			Payload: bufferv2.MakeWithData(append([]byte(nil), buffer[len(tunHeader):n]...)),
 		})
-		link.InjectInbound(ipv4.ProtocolNumber, packet)
+		h.link.InjectInbound(ipv4.ProtocolNumber, packet)
 		packet.DecRef()
 	}
 }
@@ -166,18 +178,55 @@ func outbound(fd int, link *channel.Endpoint) {
 	}
 }
 
-// serve answers the line protocol until QUIT or the end of standard input.
-func (h *harness) serve(in io.Reader, out io.Writer) {
-	lines := bufio.NewScanner(in)
-	for lines.Scan() {
-		words := strings.Fields(lines.Text())
-		if len(words) == 0 {
+// serve answers the line protocol until QUIT or the end of standard input, and injects the
+// packets that arrive meanwhile. Both are read in this one loop, so a command is handled only
+// after every packet the tester sent before it: those are injected first, and netstack, which
+// processes segments in goroutines of its own, is then paused and resumed, which returns once
+// its TCP processors have emptied their queues. Without that a POLL could miss a connection
+// whose handshake-completing ACK was still queued, and a CLOSE would then close the listener.
+func (h *harness) serve(in int, out io.Writer) {
+	packet, chunk, pending := make([]byte, packetSize), make([]byte, 4096), []byte(nil)
+	fds := []unix.PollFd{{Fd: int32(in), Events: unix.POLLIN}, {Fd: int32(h.packets), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			fail("poll: %v", err)
+		}
+		if fds[1].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+			fail("the packet socket was closed")
+		}
+		h.inject(packet)
+		if fds[0].Revents == 0 {
 			continue
 		}
-		if words[0] == "QUIT" {
-			return
+		n, err := syscall.Read(in, chunk)
+		if err == syscall.EINTR {
+			continue
 		}
-		fmt.Fprintln(out, h.command(words))
+		if err != nil || n == 0 {
+			return // the end of standard input: the harness is gone
+		}
+		pending = append(pending, chunk[:n]...)
+		for {
+			end := bytes.IndexByte(pending, '\n')
+			if end < 0 {
+				break
+			}
+			words := strings.Fields(string(pending[:end]))
+			pending = pending[end+1:]
+			if len(words) == 0 {
+				continue
+			}
+			if words[0] == "QUIT" {
+				return
+			}
+			h.inject(packet)
+			h.stack.Pause()
+			h.stack.Resume()
+			fmt.Fprintln(out, h.command(words))
+		}
 	}
 }
 
