@@ -177,3 +177,14 @@ def test_a_failed_build_is_a_one_line_error(vectors, tmp_path, monkeypatch, caps
                  "--out", str(tmp_path / "runs")]) == 2
     assert "building the gvisor program failed" in capsys.readouterr().err
     assert list((tmp_path / "cache" / "programs").iterdir()) == []  # nothing half-built stays
+
+
+def test_every_finding_names_vectors_that_exist(vectors):
+    """A finding whose globs match no vector (a typo) would explain nothing; whether the findings
+    explain exactly the FAILs of a full run is the shared full-run test's to say."""
+    import fnmatch
+
+    names = [f.name for f in gvisor.FINDINGS]
+    assert len(set(names)) == len(names)
+    for finding in gvisor.FINDINGS:
+        assert any(fnmatch.filter(vectors, pattern) for pattern in finding.vectors), finding.name

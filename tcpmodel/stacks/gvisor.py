@@ -43,6 +43,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from tcpmodel.findings import Finding
 from tcpmodel.harness import Recording, Settings
@@ -89,7 +90,7 @@ def go_environment() -> dict:
             "GOCACHE": str(build.cache_root() / "go-build")}
 
 
-def program():
+def program() -> Path:
     """The harness program's path, built now if the cache does not hold it."""
     version = debian_version(SOURCES_PACKAGE) or "unknown"
     command = ["go", "build", "-trimpath", "-ldflags", f"-X main.version={version}", "-o", "{out}", "./gvisor"]
@@ -123,7 +124,6 @@ def run(vector: dict, settings: Settings, model_window: int) -> Recording:
     return process.run_vector([str(path)], vector, settings, model_window)
 
 
-
 SYNCHRONIZED = ("ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK")
 IN_WINDOW_ACKS = ("in_window", "last_in_window", "unsent_ACK", "ACK_2^31_away")
 
@@ -134,8 +134,8 @@ def _each(states, kinds, positions, roles=("active", "passive")) -> tuple[str, .
 
 # What each kind of FAIL under the gvisor profile means, found by reading the failing traces and
 # netstack's sources (Debian's, under /usr/share/gocode/src/gvisor.dev/gvisor/pkg/tcpip).
-# Every simultaneous-open vector that reaches FIN-WAIT-1 or CLOSING does so by a CLOSE in
-# SYN-RECEIVED, so the first of them covers all of those.
+# Every active vector in FIN-WAIT-1 gets there by a simultaneous open and a CLOSE in SYN-RECEIVED
+# (the vectors' shortest way), so the first finding covers all of them.
 FINDINGS = (
     Finding(
         "close-in-syn-received-abandons", "MUST", "RFC 9293 §3.10.4 (CLOSE call, SYN-RECEIVED)",
@@ -167,7 +167,7 @@ FINDINGS = (
         "a segment at SEQ = RCV.NXT + RCV.WND is not acceptable, and an acknowledgment should be sent in reply",
         "takes a segment starting exactly at the right edge of its window as acceptable (header.Acceptable: "
         "'rcvWnd is incremented by 1 because that is Linux's behavior despite the RFC'), so it sends no "
-        "acknowledgment (and drops it in CLOSE-WAIT, after the peer's FIN)",
+        "acknowledgment (and, after the peer's FIN, drops it unanswered)",
         _each(SYNCHRONIZED, ("ACK", "data", "FIN"), ("out_of_window",))),
     Finding(
         "ack-of-unsent-data-not-answered", "MUST", "RFC 9293 §3.10.7.4 (fifth, ACK field)",
