@@ -136,14 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conform.add_argument("--stack", required=True, metavar="STACK", help="the stack to drive: linux")
     conform.add_argument("--spec", default="specs/rfc9293.toml", help="the spec (default: %(default)s)")
-    conform.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
+    conform.add_argument("--profile", help="the profile to judge by (default: the stack's own, e.g. linux for linux; rfc9293 is RFC 9293 as written); see the README's profiles")
     conform.add_argument("--vectors", metavar="SELECTOR", help="only vectors whose name contains one of these comma-separated substrings or matches a glob")
     conform.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S", help="per vector; a stack that takes longer is killed (default: %(default)s s)")
     conform.add_argument("--settle", type=_positive_float, default=0.05, metavar="S", help="seconds to collect the stack's segments after each stimulus, at least (default: %(default)s)")
     conform.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    conform.add_argument("--out", metavar="DIR", default="conformance-runs", help="traces, pcaps and ladders of the vectors that do not PASS (default: %(default)s)")
+    conform.add_argument("--out", metavar="DIR", help="traces, pcaps and ladders of the vectors that do not PASS (default: beside --report, e.g. reports/conformance/linux/, else conformance-runs)")
     conform.add_argument("--keep-all", action="store_true", help="also write the trace and pcap of every PASS")
-    conform.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/conformance/linux.md)")
+    conform.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/conformance/linux.md), its JSON beside it, and regenerate the matrix README.md of that directory from every stack's JSON there")
     conform.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="a progress line on stderr (default: on)")
     stacks = _subcommand(
         commands, "stacks", "list the real TCP stacks conform can drive; install what they need", STACKS_EPILOG,
@@ -477,16 +477,18 @@ def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) ->
 def run_conform(args) -> int:
     import os
     import shlex
+    import shutil
     import time
 
-    from tcpmodel.harness import Settings, conform_json, conform_markdown, conform_text, run_suite, select
+    from tcpmodel.conformreport import conform_json, conform_markdown, conform_text, load_results, matrix_markdown
+    from tcpmodel.harness import Settings, run_suite, select
     from tcpmodel.oracle import profile_named
     from tcpmodel.spec import load_spec
     from tcpmodel.stacks import stack_module
     from tcpmodel.vectors import generate
 
     stack = stack_module(args.stack)
-    profile = profile_named(args.profile)
+    profile = profile_named(args.profile or getattr(stack, "PROFILE", "rfc9293"))
     spec = load_spec(args.spec)
     reason = stack.unavailable_reason()
     if reason:
@@ -494,6 +496,9 @@ def run_conform(args) -> int:
     vectors = select(generate(spec).vectors, args.vectors)
     if not vectors:
         raise InputError(f"no vector matches --vectors {args.vectors!r}")
+    findings, complete = getattr(stack, "FINDINGS", ()), not args.vectors
+    # A report keeps its FAILs' traces, pcaps and ladders beside it: reports/conformance/linux/.
+    out = Path(args.out) if args.out else Path(args.report).with_suffix("") if args.report else Path("conformance-runs")
     interactive = sys.stderr.isatty()
     last = [0.0]
 
@@ -509,16 +514,27 @@ def run_conform(args) -> int:
         sys.stderr.flush()
 
     started, interrupted = time.monotonic(), []
-    outcomes = run_suite(spec, vectors, stack, profile, Settings(settle=args.settle, timeout=args.timeout), Path(args.out),
+    staging = out.with_name(f".{out.name}.partial") if args.report and not args.out else out
+    if staging != out:
+        shutil.rmtree(staging, ignore_errors=True)
+    outcomes = run_suite(spec, vectors, stack, profile, Settings(settle=args.settle, timeout=args.timeout), staging,
                          keep_all=args.keep_all, progress=progress if args.progress else None, interrupted=interrupted)
     seconds = time.monotonic() - started
     if args.progress and interactive:
         sys.stderr.write("\r" + " " * 99 + "\r")
     info = {"kernel": os.uname().release, **stack.describe()}
     if interrupted:
-        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds) if outcomes else "")
+        if staging != out:
+            shutil.rmtree(staging, ignore_errors=True)
+        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds, findings) if outcomes else "")
         sys.stderr.write(f"tcpmodel: interrupted at {interrupted[0]} ({len(outcomes)} of {len(vectors)} vectors run; no report written)\n")
         return EXIT_INCOMPLETE
+    if staging != out:  # the report's own directory now holds this run's files, and only them
+        shutil.rmtree(out, ignore_errors=True)
+        if staging.exists():
+            staging.rename(out)
+        for o in outcomes:
+            o.files = [str(out / Path(f).name) for f in o.files]
     if args.report:
         words = ["tcpmodel", "conform", "--stack", args.stack, "--profile", profile.name]
         if args.spec != "specs/rfc9293.toml":
@@ -526,12 +542,18 @@ def run_conform(args) -> int:
         if args.vectors:
             words += ["--vectors", args.vectors]
         words += ["--report", args.report]
-        text = conform_markdown(shlex.join(words), args.stack, info, profile, outcomes, seconds)
-        write_atomic(Path(args.report), text, "the report")
+        report = Path(args.report)
+        text = conform_markdown(shlex.join(words), args.stack, info, profile, outcomes, seconds, findings, complete, report.parent)
+        write_atomic(report, text, "the report")
+        data = conform_json(args.stack, info, profile, outcomes, seconds, findings, complete)
+        write_atomic(report.with_suffix(".json"), json.dumps(data, indent=1) + "\n", "the report's JSON")
+        matrix = matrix_markdown(shlex.join(words[:3] + ["STACK", "--report", str(report.parent / "STACK.md")]),
+                                 load_results(report.parent))
+        write_atomic(report.parent / "README.md", matrix, "the conformance matrix")
     if args.json:
-        sys.stdout.write(json.dumps(conform_json(args.stack, info, profile, outcomes, seconds), indent=2) + "\n")
+        sys.stdout.write(json.dumps(conform_json(args.stack, info, profile, outcomes, seconds, findings, complete), indent=2) + "\n")
     else:
-        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds))
+        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds, findings, complete))
     return EXIT_OK if all(o.verdict in ("PASS", "SKIPPED") for o in outcomes) else EXIT_VIOLATION
 
 
