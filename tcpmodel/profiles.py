@@ -85,8 +85,9 @@ PROFILES = {
             "TIME-WAIT lasts 2 × TCPTV_MSL = 20 ticks of 500 ms, 9.5 to 10 s",
         ),
     ),
-    # Not rfc5961: netstack sends RFC 5961 §4's challenge ACK for a SYN but resets on any RST in
-    # the window (RFC 793's rule, not §3's), and the option takes both (see the gvisor findings).
+    # Not rfc5961: netstack sends RFC 5961 §4's challenge ACK for a SYN, but resets on any RST in
+    # the window (RFC 793's rule, not §3's) and has no §5 ACK range, and the option takes all three
+    # (see the gvisor findings).
     "gvisor": Profile(
         "gvisor",
         "gVisor netstack: RFC 9293 with netstack's timers",

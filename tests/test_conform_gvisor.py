@@ -16,10 +16,15 @@ from tcpmodel.profiles import PROFILES
 from tcpmodel.spec import load_spec
 from tcpmodel.stacks import gvisor, process
 from tcpmodel.vectors import generate
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, require_stack
 
 SPEC = load_spec(REFERENCE)
-pytestmark = pytest.mark.skipif(gvisor.unavailable_reason() is not None, reason=str(gvisor.unavailable_reason()))
+
+
+@pytest.fixture(autouse=True)
+def netstack_here():
+    """Skipped where netstack cannot be built, except where TCPMODEL_REQUIRE_STACKS demands it (CI)."""
+    require_stack("gvisor")
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,7 @@ from tcpmodel.harness import Recording, Settings
 from tcpmodel.stacks import build, process
 
 NAME = "gvisor"
+PROFILE = "gvisor"  # the profile its report is judged by (tcpmodel.profiles): netstack's timers
 SOURCES_PACKAGE = "golang-gvisor-gvisor-dev"
 # The Go toolchain, the netstack sources, and what netstack's packages import (go list -deps).
 DEBIAN_PACKAGES = ("golang-go", SOURCES_PACKAGE, "golang-golang-x-sys-dev", "golang-golang-x-time-dev",
@@ -138,7 +139,7 @@ def _each(states, kinds, positions, roles=("active", "passive")) -> tuple[str, .
 # (the vectors' shortest way), so the first finding covers all of them.
 FINDINGS = (
     Finding(
-        "close-in-syn-received-abandons", "MUST", "RFC 9293 §3.10.4 (CLOSE call, SYN-RECEIVED)",
+        "close-in-syn-received-abandons", "procedure", "RFC 9293 §3.10.4 (CLOSE call, SYN-RECEIVED)",
         "a CLOSE in SYN-RECEIVED with nothing queued sends a FIN and enters FIN-WAIT-1",
         "abandons the handshake of a simultaneous open without sending anything: its Shutdown (and Close) "
         "of a connecting endpoint calls handshakeFailed (endpoint.go Shutdown, connect.go handshakeFailed), so "
@@ -147,7 +148,7 @@ FINDINGS = (
          "active.rule.fin_wait_1_*", "active.rule.fin_wait_2_out_of_order", "active.rule.closing_segment",
          "active.FIN-WAIT-1.*")),
     Finding(
-        "abort-in-syn-received-silent", "MUST", "RFC 9293 §3.10.5 (ABORT call, SYN-RECEIVED)",
+        "abort-in-syn-received-silent", "procedure", "RFC 9293 §3.10.5 (ABORT call, SYN-RECEIVED)",
         "an ABORT in SYN-RECEIVED sends a reset <SEQ=SND.NXT><CTL=RST> and deletes the TCB",
         "has no reset for a connection still in its handshake: the socket layer's abort (SO_LINGER 0 and Close) "
         "dereferences the sender a handshake does not have yet and the process panics (connect.go "
@@ -159,18 +160,18 @@ FINDINGS = (
         "a SYN in a synchronized state is answered with a reset (RFC 793's rule) or, by the RFC 5961 §4 "
         "mitigation it describes as an alternative, with a challenge ACK",
         "sends the challenge ACK (connect.go handleSegmentLocked) but resets on any RST in the window (RFC "
-        "793's rule, not RFC 5961 §3's), and the spec's rfc5961 option takes both mitigations together, so "
-        "no profile can allow the one without the other",
+        "793's rule, not RFC 5961 §3's) and does not check ACKs against RFC 5961 §5's range; the spec's "
+        "rfc5961 option takes all three mitigations together, so no profile can allow the one alone",
         _each(SYNCHRONIZED, ("SYN", "SYN-ACK"), IN_WINDOW_ACKS), seen=r"^<ACK "),
     Finding(
-        "right-edge-accepted", "SHOULD", "RFC 9293 §3.10.7.4 (first, acceptability test; Appendix A.2)",
+        "right-edge-accepted", "procedure", "RFC 9293 §3.10.7.4 (first, acceptability test; Appendix A.2)",
         "a segment at SEQ = RCV.NXT + RCV.WND is not acceptable, and an acknowledgment should be sent in reply",
         "takes a segment starting exactly at the right edge of its window as acceptable (header.Acceptable: "
         "'rcvWnd is incremented by 1 because that is Linux's behavior despite the RFC'), so it sends no "
         "acknowledgment (and, after the peer's FIN, drops it unanswered)",
         _each(SYNCHRONIZED, ("ACK", "data", "FIN"), ("out_of_window",))),
     Finding(
-        "ack-of-unsent-data-not-answered", "MUST", "RFC 9293 §3.10.7.4 (fifth, ACK field)",
+        "ack-of-unsent-data-not-answered", "procedure", "RFC 9293 §3.10.7.4 (fifth, ACK field)",
         "a segment whose ACK acknowledges something not yet sent (SEG.ACK > SND.NXT) is answered with an ACK "
         "and dropped, in ESTABLISHED and in TIME-WAIT alike",
         "sends no ACK for it in ESTABLISHED, as Linux does, and still takes the segment's text and FIN "
@@ -192,13 +193,13 @@ FINDINGS = (
         "does what the eighth step says: it takes the second FIN and acknowledges it (ACK = RCV.NXT + 1)",
         _each(("CLOSE-WAIT", "CLOSING", "LAST-ACK"), ("FIN",), ("in_window",))),
     Finding(
-        "text-after-fin-resets", "MUST", "RFC 9293 §3.10.7.4 (seventh, CLOSING and LAST-ACK)",
+        "text-after-fin-resets", "procedure", "RFC 9293 §3.10.7.4 (seventh, CLOSING and LAST-ACK)",
         "text that arrives after the peer's FIN is ignored and the connection goes on",
         "resets the connection (RST,ACK) when text arrives after the peer's FIN once it has sent its own "
         "(rcv.go handleRcvdSegmentClosing: 'any data past the RcvNxt should trigger a RST')",
         _each(("CLOSING", "LAST-ACK"), ("data",), ("in_window",))),
     Finding(
-        "time-wait-syn-unanswered", "MUST", "RFC 9293 §3.10.7.4 (fourth, TIME-WAIT; §3.6.1 MAY-2)",
+        "time-wait-syn-unanswered", "procedure", "RFC 9293 §3.10.7.4 (fourth, TIME-WAIT; §3.6.1 MAY-2)",
         "a SYN in the window in TIME-WAIT is answered with a reset (RFC 793's rule) or a challenge ACK (RFC "
         "5961), unless the TCP reopens the connection from TIME-WAIT (MAY-2)",
         "answers none: a SYN above RCV.NXT is taken as a reopening and handed to a listener, and with none "
@@ -206,13 +207,13 @@ FINDINGS = (
         "at RCV.NXT with one, ignored (rcv.go handleTimeWaitSegment)",
         _each(("TIME-WAIT",), ("SYN", "SYN-ACK"), IN_WINDOW_ACKS)),
     Finding(
-        "time-wait-unacceptable-syn-unanswered", "SHOULD", "RFC 9293 §3.10.7.4 (first, TIME-WAIT)",
+        "time-wait-unacceptable-syn-unanswered", "procedure", "RFC 9293 §3.10.7.4 (first, TIME-WAIT)",
         "a segment outside the window is not acceptable, and an acknowledgment should be sent in reply",
         "sends none for a SYN outside the window in TIME-WAIT: above it, the SYN is taken as a reopening "
         "and dropped with no listener to take it; below it, a SYN without an ACK bit is dropped",
         _each(("TIME-WAIT",), ("SYN", "SYN-ACK"), ("out_of_window", "before_window", "old_duplicate"))),
     Finding(
-        "time-wait-acknowledges-segments", "MAY", "RFC 9293 §3.10.7.4 (seventh, TIME-WAIT; MAY-13)",
+        "time-wait-acknowledges-segments", "procedure", "RFC 9293 §3.10.7.4 (seventh, TIME-WAIT; MAY-13)",
         "text in TIME-WAIT is ignored and only a retransmitted FIN is acknowledged; MAY-13 lets a TCP "
         "acknowledge RCV.NXT when a valid segment arrives in the window off its left edge",
         "acknowledges every TIME-WAIT segment but a bare ACK or the retransmitted FIN at RCV.NXT (rcv.go "
@@ -220,13 +221,13 @@ FINDINGS = (
         "left edge included",
         _each(("TIME-WAIT",), ("ACK", "data", "FIN"), ("in_window", "last_in_window", "ACK_2^31_away"))),
     Finding(
-        "passive-syn-received-resets-on-syn", "MUST", "RFC 9293 §3.10.7.4 (fourth, SYN-RECEIVED)",
+        "passive-syn-received-resets-on-syn", "procedure", "RFC 9293 §3.10.7.4 (fourth, SYN-RECEIVED)",
         "a SYN in SYN-RECEIVED of a passive OPEN returns the connection to LISTEN, sending nothing",
         "answers it with a reset: RST,ACK for a SYN with a new SEQ (connect.go synRcvdState), and "
         "<SEQ=SEG.ACK><CTL=RST> when its ACK is not acceptable, which it checks before the SYN bit",
         _each(("SYN-RECEIVED",), ("SYN", "SYN-ACK"), IN_WINDOW_ACKS, roles=("passive",))),
     Finding(
-        "simultaneous-open-restarts-on-syn", "MUST", "RFC 9293 §3.10.7.4 (fourth, SYN-RECEIVED of an active OPEN)",
+        "simultaneous-open-restarts-on-syn", "procedure", "RFC 9293 §3.10.7.4 (fourth, SYN-RECEIVED of an active OPEN)",
         "a SYN in the window in SYN-RECEIVED of an active OPEN is handled as in the synchronized states: a "
         "reset and CLOSED (or RFC 5961's challenge ACK)",
         "sends the reset and then starts the handshake again from SYN-SENT, sending a SYN with a new ISN "
