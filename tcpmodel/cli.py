@@ -401,22 +401,27 @@ def run_vectors(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the folder: {exc.strerror or exc}", where=str(out)) from None
+    left_out: dict[str, int] = {}  # reason -> vectors without a packetdrill script
     if args.format == "jsonl":
         written = [out / "vectors.jsonl"]
         write_atomic(written[0], vectors_jsonl(suite))
     else:
-        from tcpmodel.packetdrill import exportable, script
+        from tcpmodel.packetdrill import not_exported, script
 
         written = []
         for vector in suite.vectors:
-            if exportable(vector):
-                written.append(out / f"{vector.name.replace(' ', '_')}.pkt")
-                write_atomic(written[-1], script(vector))
+            reason = not_exported(vector)
+            if reason:
+                left_out[reason] = left_out.get(reason, 0) + 1
+                continue
+            written.append(out / f"{vector.name.replace(' ', '_')}.pkt")
+            write_atomic(written[-1], script(vector, spec.constants.get("RCV.WND", 0)))
     if args.json:
-        print(json.dumps({**coverage_json(suite), "format": args.format, "files": len(written), "out": str(out)}, indent=2))
+        print(json.dumps({**coverage_json(suite), "format": args.format, "files": len(written), "out": str(out),
+                          **({"not_exported": left_out} if args.format == "packetdrill" else {})}, indent=2))
     else:
-        skipped = len(suite.vectors) - len(written) if args.format == "packetdrill" else 0
-        note = f" ({skipped} vectors wait for a user timeout or TIME-WAIT and are not exported)" if skipped else ""
+        notes = "; ".join(f"{n} vector{'s' if n != 1 else ''}: {why}" for why, n in sorted(left_out.items()))
+        note = f" (not exported: {notes})" if left_out else ""
         print(coverage_text(suite) + f"written:   {len(written)} file{'s' if len(written) != 1 else ''} in {out}{note}")
     return EXIT_OK
 

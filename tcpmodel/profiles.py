@@ -85,6 +85,26 @@ PROFILES = {
             "TIME-WAIT lasts 2 × TCPTV_MSL = 20 ticks of 500 ms, 9.5 to 10 s",
         ),
     ),
+    "lwip": Profile(
+        "lwip",
+        "lwIP: RFC 9293 with RFC 5961 challenge ACKs (§3, §4) and a 2-minute TIME-WAIT",
+        frozenset({"rfc5961"}),
+        delayed_ack=True,
+        # lwIP's RTO is counted in 500 ms ticks and is never below 3 of them once it has measured
+        # a round trip (2 before a retransmission can fire), so RFC 6298's 1 s minimum holds. The
+        # rfc5961 option also brings RFC 5961 §5.2, which lwIP lacks: its finding ack-half-way-round.
+        min_seconds=(("RETRANSMISSION", 1.0), ("USER", 100.0), ("TIME-WAIT", 120.0)),
+        departures=(
+            "RFC 9293 §3.4.2 takes MSL = 2 minutes, so TIME-WAIT lasts 4 minutes (an engineering choice that "
+            "\"may be changed\"); lwIP's TCP_MSL is 60 s and its TIME-WAIT lasts 2 × TCP_MSL = 120 s (tcp_slowtmr)",
+            "RFC 9293 §3.10.7.4 (fourth, SYN bit) answers a SYN in a synchronized state with a reset as RFC 793 "
+            "did, and describes RFC 5961's challenge ACK as the alternative; lwIP sends the challenge ACK "
+            "(tcp_process), except in TIME-WAIT (see its findings)",
+            "RFC 9293 §3.10.7.4 (second, RST bit) resets on any in-window RST; RFC 5961 §3, which RFC 9293 "
+            "describes as optional, resets only on SEQ = RCV.NXT and challenges the rest; lwIP does the latter "
+            "(tcp_process), except in TIME-WAIT (see its findings)",
+        ),
+    ),
     # Not rfc5961: netstack sends RFC 5961 §4's challenge ACK for a SYN, but resets on any RST in
     # the window (RFC 793's rule, not §3's) and has no §5 ACK range, and the option takes all three
     # (see the gvisor findings).

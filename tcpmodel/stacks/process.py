@@ -238,6 +238,8 @@ def run_vector(argv: list[str], vector: dict, settings: Settings, model_window: 
     hung = f"no answer within {settings.timeout:g} s: the stack's process was killed"
     try:
         recording = drive(vector, adapter, settings, model_window)
+        if adapter.process.poll() is not None and not expired.is_set():  # it died while the last step waited
+            raise HarnessFailed(adapter._complaint("exited before the vector ended"))
     except (HarnessFailed, OSError):
         if expired.is_set():
             raise StackHung(hung) from None
