@@ -105,6 +105,21 @@ PROFILES = {
             "(tcp_process), except in TIME-WAIT (see its findings)",
         ),
     ),
+    # Not rfc5961: netstack sends RFC 5961 §4's challenge ACK for a SYN, but resets on any RST in
+    # the window (RFC 793's rule, not §3's) and has no §5 ACK range, and the option takes all three
+    # (see the gvisor findings).
+    "gvisor": Profile(
+        "gvisor",
+        "gVisor netstack: RFC 9293 with netstack's timers",
+        delayed_ack=True,
+        min_seconds=(("RETRANSMISSION", 0.2), ("USER", 100.0), ("TIME-WAIT", 60.0)),
+        departures=(
+            "RFC 6298 §2.4 says the RTO SHOULD be at least 1 s; netstack's minimum is 200 ms by default "
+            "(tcp.MinRTO; tcpmodel conform pins it to 1 s, so that its runs repeat)",
+            "RFC 9293 §3.4.2 takes MSL = 2 minutes, so TIME-WAIT lasts 4 minutes; netstack's lasts 60 s "
+            "(tcp.DefaultTCPTimeWaitTimeout)",
+        ),
+    ),
 }
 
 

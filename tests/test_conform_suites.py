@@ -18,7 +18,7 @@ import pytest
 from tcpmodel.cli import main
 from tests.conftest import require_stack
 
-WHOLE = ("linux", "pytcp", "lwip")  # the stacks whose full suite runs in CI
+WHOLE = ("linux", "pytcp", "lwip", "gvisor")  # the stacks whose full suite runs in CI
 
 
 @pytest.mark.slow
