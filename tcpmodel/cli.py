@@ -121,20 +121,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("files", metavar="FILE", nargs="+", help="a .jsonl trace, or a pcap / pcapng capture")
     audit.add_argument("--spec", default="specs/rfc9293.toml", help="the spec to judge against (default: %(default)s)")
-    audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
+    audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default), or a stack's: linux, pytcp, lwip, slirp, gvisor; see the README's profiles")
     audit.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     audit.add_argument("--out", metavar="DIR", default="audits", help="where ladder diagrams (SVG) of FAILs are written (default: %(default)s)")
     conform = _subcommand(
         commands, "conform", "run the conformance vectors against a real TCP stack and judge it (root)", CONFORM_EPILOG,
             "Drive a real TCP stack with the conformance vectors (tcpmodel vectors) in both roles and judge "
-            "what it did with the oracle. Linux: the kernel's own TCP, each vector in a fresh network "
-            "namespace, the tester on the other side of a TUN device (needs root). Every vector gets PASS, "
+            "what it did with the oracle. linux: the kernel's own TCP, each vector in a fresh network "
+            "namespace, the tester on the other side of a TUN device (needs root); pytcp, lwip, slirp, gvisor: "
+            "user-space stacks, each run as a process of its own on a socketpair (`tcpmodel stacks --install` "
+            "installs them). Every vector gets PASS, "
             "FAIL (the first deviation: what was seen, what the spec allowed, the RFC section), INCONCLUSIVE, "
             "SKIPPED (with why: it waits for a USER or TIME-WAIT timeout, or the stack's interface cannot make "
-            "its call) or ERROR (the stack did not finish in time). The traces, pcaps and ladder diagrams of "
-            "the vectors that do not PASS are written to --out.",
+            "its call) or ERROR (the stack did not finish in time). A FAIL names the stack's finding that explains "
+            "it (a MUST violation, a MAY/SHOULD departure the spec does not model, a §3.10 procedure departure, or "
+            "the harness), or says UNEXPLAINED. The traces, pcaps and ladder diagrams of the vectors that do not "
+            "PASS are written to --out.",
     )
-    conform.add_argument("--stack", required=True, metavar="STACK", help="the stack to drive: linux")
+    conform.add_argument("--stack", required=True, metavar="STACK", help="the stack to drive: linux, pytcp, lwip, slirp or gvisor (tcpmodel stacks lists them)")
     conform.add_argument("--spec", default="specs/rfc9293.toml", help="the spec (default: %(default)s)")
     conform.add_argument("--profile", help="the profile to judge by (default: the stack's own, e.g. linux for linux; rfc9293 is RFC 9293 as written); see the README's profiles")
     conform.add_argument("--vectors", metavar="SELECTOR", help="only vectors whose name contains one of these comma-separated substrings or matches a glob")
@@ -220,12 +224,14 @@ exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no 
 
 
 CONFORM_EPILOG = """examples:
-  tcpmodel conform --stack linux                                 every vector, profile rfc9293
-  tcpmodel conform --stack linux --profile linux --report reports/conformance/linux.md
+  tcpmodel conform --stack linux                                 every vector, profile linux
+  tcpmodel conform --stack lwip --report reports/conformance/lwip.md   also the report, its JSON, the matrix
+  tcpmodel conform --stack pytcp --profile rfc9293               judged by RFC 9293 as written
   tcpmodel conform --stack linux --vectors 'active.rule.*,passive.ESTABLISHED' --json
 
 exit codes: 0 every vector PASSes or is SKIPPED, 1 a vector FAILs, is INCONCLUSIVE or ERROR,
-2 bad input, or the stack cannot run here (not root, no network namespaces, no /dev/net/tun),
+2 bad input, or the stack cannot run here (not root, no network namespaces, no /dev/net/tun,
+not installed: see tcpmodel stacks),
 3 interrupted (the vectors run so far are printed)
 """
 
