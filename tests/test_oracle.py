@@ -181,6 +181,11 @@ def test_no_syn_is_inconclusive_and_unknown_options_too():
     assert verdict.verdict == INCONCLUSIVE and "SYN" in verdict.reason
     closed = Trace(Header("rfc9293", "rfc9293"), (SegmentEvent(0.0, "in", 2, 7, 0, 64, 0), SegmentEvent(0.0, "out", 20, 0, 8, 0, 0)))
     assert judge(SPEC, closed, STRICT).verdict == PASS
+    # a RST answered with a RST in CLOSED: a capture may have missed an earlier open, so the
+    # verdict waits for a SYN; with every call observed (a conformance run) it is a FAIL
+    reset = Trace(Header("rfc9293", "rfc9293"), (SegmentEvent(0.0, "in", 4, 7, 0, 64, 0), SegmentEvent(0.0, "out", 4, 0, 0, 0, 0)))
+    assert judge(SPEC, reset, STRICT, calls_observed=False).verdict == INCONCLUSIVE
+    assert judge(SPEC, reset, STRICT, calls_observed=True, end_is_silence=True).verdict == FAIL
     events = handshake()
     events[1] = dataclasses.replace(events[1], options="1e0400000000")  # kind 30 (MPTCP)
     verdict = judge(SPEC, Trace(Header("rfc9293", "rfc9293"), tuple(events)), STRICT)

@@ -162,7 +162,7 @@ FINDINGS = (
         "answers such a segment with a reset: its dropwithreset path (tcp_input.c) never looks at the RST bit, so "
         "a RST for a connection it no longer has, or a RST,ACK with an unacceptable ACK in SYN-SENT, is "
         "answered with <SEQ=0><ACK=SEG.SEQ><CTL=RST,ACK> or <SEQ=SEG.ACK><CTL=RST>",
-        ("*.SYN-SENT.RST*", "*.rule.listen_rst"), r"^<RST",
+        ("*.SYN-SENT.RST*", "*.rule.listen_rst", "*.CLOSED.RST*.any", "*.LISTEN.RST*.any"), r"^<RST",
     ),
     Finding(
         "receive-window-beyond-the-advertised", "procedure",
@@ -195,6 +195,7 @@ FINDINGS = (
         "sent before whenever the state's flags hold FIN; it acknowledges just as well, but the spec has only "
         "the pure ACK",
         ("*.CLOSING.*", "*.TIME-WAIT.*", "*.LAST-ACK.*", "*.rule.fin_wait_1_fin", "*.rule.fin_wait_1_out_of_order",
+         "*.rule.fin_wait_1_segment",
          "*.rule.timewait_fin", "*.rule.closing_fin_acked", "*.rule.closing_segment", "*.rule.abort_quiet",
          "*.rule.unacceptable_rst"),
         r"^<FIN,ACK ",
