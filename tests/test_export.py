@@ -130,3 +130,70 @@ def test_check_and_export_take_the_same_scenario_options(capsys):
         return text[text.index("scenario (overrides"):text.index("examples:")]
 
     assert scenario_group("export") == scenario_group("check")
+
+
+# ---------------------------------------------------------------- TLA+ (TLC is not installed: structure only)
+
+TLA_SCENARIOS = {
+    "reordering_timed": ["--incarnations", "1", "--timed"],
+    "fifo_lossy": ["--incarnations", "2", "--no-duplication", "--no-reordering", "--enable", "rfc5961"],
+}
+DEFINITION = re.compile(r"^([A-Za-z_]\w*)(\([^)]*\))? ==", re.M)
+
+
+def tla_files(tmp_path, *flags: str) -> tuple[str, str]:
+    export(tmp_path, REFERENCE, "--format", "tla", *flags)
+    return (tmp_path / "rfc9293.tla").read_text(), (tmp_path / "rfc9293.cfg").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(TLA_SCENARIOS))
+def test_tla_module_parses_as_tla(name, tmp_path, capsys):
+    """tree-sitter's TLA+ grammar (the one TLA+ editors use) finds no syntax error."""
+    import tree_sitter
+    import tree_sitter_tlaplus
+
+    module, _ = tla_files(tmp_path, *TLA_SCENARIOS[name])
+    tree = tree_sitter.Parser(tree_sitter.Language(tree_sitter_tlaplus.language())).parse(module.encode())
+    errors, stack = [], [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            errors.append((node.start_point, node.text[:60]))
+        stack.extend(node.children)
+    assert errors == []
+
+
+@pytest.mark.parametrize("name", sorted(TLA_SCENARIOS))
+def test_tla_module_defines_every_operator_before_its_use(name, tmp_path, capsys):
+    """SANY's rule: an operator is used only after its definition (or its RECURSIVE declaration)."""
+    module, config = tla_files(tmp_path, *TLA_SCENARIOS[name])
+    lines = module.splitlines()
+    assert lines[0].startswith("-") and " MODULE rfc9293 " in lines[0] and lines[-1].startswith("====")
+    defined = {m.group(1): m.start() for m in DEFINITION.finditer(module)}
+    recursive = set(re.findall(r"RECURSIVE (\w+)\(", module))
+    spans = sorted(defined.values()) + [len(module)]
+    for name_, start in defined.items():
+        body = module[start:spans[spans.index(start) + 1]]
+        for used in set(re.findall(r"\b([A-Za-z_]\w*)\b", body.split("==", 1)[1])) & set(defined):
+            assert defined[used] < start or used in recursive, f"{name_} uses {used} before its definition"
+    actions = re.search(r"^Next == (.*?)\n\n", module, re.M | re.S).group(1).replace("\\/", " ").split()
+    assert actions and all(a in defined for a in actions)
+    assert {"Init", "Next", "HandshakeAgreement", "Step_SEGMENT", "Views"} <= set(defined)
+    assert config.splitlines()[1:] == ["INIT Init", "NEXT Next", "INVARIANT HandshakeAgreement"]
+
+
+def test_tla_holds_sequence_numbers_as_32_bit_patterns(tmp_path, capsys):
+    """TLC's integers are 32-bit: A's ISN 4294967294 is written as -2, and 2**31 as MinInt."""
+    module, _ = tla_files(tmp_path, "--incarnations", "1")
+    assert "4294967294" not in module.split("*)", 1)[1]
+    assert "<<-2, -2>>[u.opens + 1]" in module
+    assert "Offsets == {0, 1, 3, 4, 5, MinInt, -1}" in module
+    numbers = [int(n) for n in re.findall(r"(?<![\w.])-?\d+", module.split("*)", 1)[1])]
+    assert all(-(2**31) <= n < 2**31 for n in numbers)
+
+
+def test_tla_channels_are_bags_when_the_network_reorders_and_sequences_when_not(tmp_path, capsys):
+    bag, _ = tla_files(tmp_path / "bag", "--incarnations", "1")
+    fifo, _ = tla_files(tmp_path / "fifo", "--incarnations", "1", "--no-reordering")
+    assert "Deliverable(b) == DOMAIN b" in bag and "Init == ep = <<Initial, Initial>> /\\ ch = <<[x \\in {} |-> 0]" in bag
+    assert "Deliverable(q) == IF q = <<>> THEN {} ELSE {Head(q)}" in fifo and "ch = <<<<>>, <<>>>>" in fifo
