@@ -147,13 +147,14 @@ def run_spin(flags: list[str], work: Path, expected_states: int) -> Run:
         depth *= 10
     steps["pan"] = seconds
     numbers = {}
-    for key, pattern in (("states", r"([\d.e+]+) states, stored"), ("transitions", r"([\d.e+]+) transitions \(= stored\+matched\)"),
-                         ("errors", r"errors: (\d+)"), ("depth", r"depth reached (\d+)"),
-                         ("vector", r"state-vector as stored = (\d+) byte \+ (\d+) byte overhead|State-vector (\d+) byte")):
-        found = re.search(pattern, text)
+    for key, patterns in (("states", [r"([\d.e+]+) states, stored"]), ("transitions", [r"([\d.e+]+) transitions \(= stored\+matched\)"]),
+                          ("errors", [r"errors: (\d+)"]), ("depth", [r"depth reached (\d+)"]),
+                          # bytes per state in the store: as stored plus overhead when pan says so, else the vector
+                          ("vector", [r"state-vector as stored = (\d+) byte \+ (\d+) byte overhead", r"State-vector (\d+) byte"])):
+        found = next((m for m in (re.search(p, text) for p in patterns) if m), None)
         if not found:
             fail(f"pan's output has no {key}: {text[-600:]}")
-        numbers[key] = sum(int(float(g)) for g in found.groups() if g)  # the vector: as stored plus overhead, if pan says
+        numbers[key] = sum(int(float(g)) for g in found.groups())
     run = Run("Spin", sum(steps.values()), pan_peak, numbers["states"], numbers["transitions"] - 1)
     run.detail = {"steps": steps, "export_seconds": exported, "compile_peak": max(peak, compile_peak), "errors": numbers["errors"], "stored_bytes": numbers["vector"],
                   "depth": numbers["depth"], "options": f"-m{depth} -w{width}"}
