@@ -164,6 +164,19 @@ def test_tla_module_parses_as_tla(name, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", sorted(TLA_SCENARIOS))
+def test_tla_module_parses_with_a_tla_parser_that_knows_junction_lists(name, tmp_path, capsys):
+    """The `tla` package's parser (a second, independent grammar) reads bulleted /\\ and \\/ lists
+    by their columns, as SANY does, and raises on a syntax error."""
+    import tla
+
+    module, _ = tla_files(tmp_path, *TLA_SCENARIOS[name])
+    tree = tla.parse(module)
+    assert tree is not None and tree.name == "rfc9293"
+    with pytest.raises(ValueError):
+        tla.parse(module.replace("IN  /\\ h.rule # -1", "IN  /\\ h.rule # ", 1))
+
+
+@pytest.mark.parametrize("name", sorted(TLA_SCENARIOS))
 def test_tla_module_defines_every_operator_before_its_use(name, tmp_path, capsys):
     """SANY's rule: an operator is used only after its definition (or its RECURSIVE declaration)."""
     module, config = tla_files(tmp_path, *TLA_SCENARIOS[name])
