@@ -282,7 +282,7 @@ cannot be written (after the verdicts)
 
 EXPORT_EPILOG = """examples:
   tcpmodel export specs/rfc9293.toml --incarnations 1 --no-loss --no-duplication --no-reordering --out /tmp/m
-      then: cd /tmp/m && spin -a rfc9293.pml && gcc -O2 -fwrapv -DNOREDUCE -DSAFETY -o pan pan.c && ./pan -m1000000
+      then: cd /tmp/m && spin -a rfc9293.pml && gcc -O2 -fwrapv -DNOREDUCE -DSAFETY -o pan pan.c && ./pan -m100000
       Spin: 10710 states, stored; 27658 transitions (tcpmodel check: 10,710 states, 27,657 transitions)
   tcpmodel export specs/rfc9293.toml --format tla --out /tmp/t
       then: cd /tmp/t && java -cp tla2tools.jar tlc2.TLC -workers auto rfc9293
