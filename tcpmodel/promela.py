@@ -28,267 +28,19 @@ How the model is built, and why Spin's counts then equal ``tcpmodel check``'s:
 
 from __future__ import annotations
 
-import re
-
-from tcpmodel.errors import InputError
-from tcpmodel.export import (
-    ABSOLUTE_SEQ,
-    CAUSE_ABORT,
-    CAUSE_CALL,
-    CAUSE_SEGMENT,
-    CAUSE_TIMER,
-    CLOSED_BY_ABORT,
-    CLOSED_BY_CLOSE,
-    SystemFacts,
-)
-from tcpmodel.expressions import BOOL, SEQ
-from tcpmodel.promelaexpr import MACROS, literal, translate
-from tcpmodel.spec import FLAG_BITS, SEGMENT
-
-SEGMENT_FIELDS = ("flags", "seq", "ack", "data", "gen", "cause", "age")  # Python's tuple order, less window
-RESERVED = set(
-    "active assert atomic bit bool break byte chan d_step do else empty enabled eval fi full goto hidden if "
-    "init inline int len local mtype nempty never nfull od of printf priority proctype provided run short "
-    "skip timeout typedef unless unsigned true false select for in end accept progress ltl "
-    "st opens sent closed timer peer_gen passive_closer delivered ended".split()
-)
-SYN, RST = FLAG_BITS["SYN"], FLAG_BITS["RST"]
+from tcpmodel.export import ABSOLUTE_SEQ, CAUSE_ABORT, CAUSE_CALL, CAUSE_SEGMENT, CAUSE_TIMER, CLOSED_BY_ABORT, CLOSED_BY_CLOSE, SystemFacts
+from tcpmodel.expressions import BOOL
+from tcpmodel.promelaexpr import MACROS, literal
+from tcpmodel.promelastep import StepWriter, bits, if_, indent
+from tcpmodel.spec import SEGMENT
 
 
 def write_promela(facts: SystemFacts, command: str) -> str:
     return _Writer(facts, command).model()
 
 
-def _bits(largest: int) -> int:
-    return max(1, int(largest).bit_length())
-
-
-def _indent(lines: list[str], by: str = "   ") -> list[str]:
-    return [by + line for line in lines]
-
-
-def _if(options: list[tuple[str, list[str]]], otherwise: list[str] | None = None) -> list[str]:
-    """``if :: guard -> body ... fi``, with ``:: else -> skip`` unless ``otherwise`` says more."""
-    lines = ["if"]
-    for guard, body in options:
-        lines.append(f":: {guard} ->")
-        lines += _indent(body or ["skip;"])
-    lines.append(":: else ->")
-    lines += _indent(otherwise or ["skip;"])
-    return lines + ["fi;"]
-
-
-class _Writer:
-    def __init__(self, facts: SystemFacts, command: str):
-        self.f = facts
-        self.spec = facts.spec
-        self.scenario = facts.scenario
-        self.command = command
-        self.field = self._field_names()
-        self.reordering = self.scenario.reordering
-        self.timed = self.scenario.timed
-        self.fields = SEGMENT_FIELDS if self.timed else SEGMENT_FIELDS[:-1]
-        self.candidates = len(facts.seq_variables) * len(facts.offsets) + 1
-        self.masks = (self.candidates + 30) // 31
-
-    def _field_names(self) -> dict[str, str]:
-        names: dict[str, str] = {}
-        for v in self.spec.variables:
-            name = re.sub(r"[^A-Za-z0-9_]", "_", v.name)
-            if name[0].isdigit() or name in RESERVED or name.startswith(("n_", "sg_", "nw_")):
-                name = "v_" + name
-            if name in names.values():
-                raise InputError(f'variables "{v.name}" and another both become "{name}" in Promela: rename one')
-            names[v.name] = name
-        return names
-
-    # ------------------------------------------------------------ names and expressions
-
-    def resolver(self, i: int, isn: str, tcb: str | None = None, primes=None):
-        """Sources of the spec's names for endpoint ``i``: variables in ``tcb`` (default the
-        endpoint's record), primed ones from ``primes`` (default the scratch ``n_*``)."""
-        tcb = tcb or f"ep[{i}]"
-
-        def resolve(name: str, primed: bool, state: bool = False) -> str:
-            if state:
-                return str(self.f.state(name))
-            if name == "STATE":
-                return f"{tcb}.st"
-            if name in self.field:
-                if primed:
-                    return primes(name) if primes else f"n_{self.field[name]}"
-                return f"{tcb}.{self.field[name]}"
-            segment = {"SEG.SEQ": "sg_seq", "SEG.ACK": "sg_ack", "SEG.DATA": "sg_data", "SEG.WND": str(self.f.window),
-                       "SEG.LEN": "(sg_data + ((sg_flags >> 1) & 1) + (sg_flags & 1))"}
-            if name in segment:
-                return segment[name]
-            if name in FLAG_BITS:
-                return f"((sg_flags & {FLAG_BITS[name]}) != 0)"
-            if name == "ISN":
-                return isn
-            if name == "DATA":
-                return str(self.scenario.data)
-            return literal(self.spec.constants[name])
-
-        return resolve
-
-    def isn(self, i: int, opens: str, opened: bool = False) -> str:
-        """The ISN of endpoint i's incarnation number ``opens`` (system.System.isn)."""
-        first, stride = self.f.isn(i, 0), self.scenario.isn_stride
-        if not stride:
-            return literal(first)
-        step = f"{literal(first)} + {stride} * ({opens} - 1)"
-        return f"({step})" if opened else f"({opens} > 0 -> {step} : {literal(first)})"
-
-    def no_tcb(self, value: str) -> str:
-        return "(" + " || ".join(f"{value} == {s}" for s in self.f.no_tcb) + ")"
-
-    def among(self, value: str, states) -> str:
-        return "(" + " || ".join(f"{value} == {s}" for s in states) + ")" if states else "0"
-
-    def running(self, k: int, tcb: str) -> str:
-        return translate(self.spec.timers[k].running, self.resolver(0, "0", tcb=tcb))
-
-    # ------------------------------------------------------------ the rules
-
-    def dispatch(self, i: int, event: str) -> list[str]:
-        """Set ``rule`` (NONE if no rule fires), ``nst``, ``n_*``, ``rs`` and ``out``/``nout``."""
-        options = []
-        for state in self.spec.states:
-            rules = self.f.rules(state, event)
-            if rules:
-                options.append((f"ep[{i}].st == {self.f.state(state)}", [f"/* {state} */"] + self.chain(i, state, rules)))
-        defaults = [f"n_{self.field[v.name]} = ep[{i}].{self.field[v.name]};" for v in self.spec.variables]
-        return ["w_rule = NONE;"] + defaults + (_if(options) if options else [])
-
-    def chain(self, i: int, state: str, rules) -> list[str]:
-        (index, rule), rest = rules[0], rules[1:]
-        guard = translate(rule.when, self.resolver(i, "w_isn"))
-        body = [f"/* {rule.name} */"] + self.effects(i, state, index, rule)
-        if guard == "1":
-            return body
-        return _if([(guard, body)], self.chain(i, state, rest) if rest else None)
-
-    def effects(self, i: int, state: str, index: int, rule) -> list[str]:
-        resolve = self.resolver(i, "w_isn")
-        assigned = dict(rule.effects)
-        lines = [f"w_rule = {index};"]
-        for v in self.spec.variables:
-            if v.name in assigned:  # the others keep the values dispatch gave them: simultaneous assignment
-                lines.append(f"n_{self.field[v.name]} = {translate(assigned[v.name], resolve, v.type == SEQ)};")
-        timers = [t.name for t in self.spec.timers]
-        lines.append(f"w_st = {self.f.state(rule.to or state)};")
-        lines.append(f"w_restart = {sum(1 << timers.index(name) for name in rule.restarts)};")
-        lines.append("w_nout = 0;")
-        for send in rule.sends:
-            absolute = ABSOLUTE_SEQ if self.f.absolute(index, send.flags) else 0
-            body = [
-                f"w_out[w_nout].flags = {send.flags};",
-                f"w_out[w_nout].seq = {translate(send.seq, resolve, True)};",
-                f"w_out[w_nout].ack = {translate(send.ack, resolve, True) if send.ack is not None else 0};",
-                f"w_t = {translate(send.data, resolve) if send.data is not None else 0};",
-                "assert(w_t >= 0 && w_t < 256);  /* a negative length is a spec error; 255 octets the export's limit */",
-                "w_out[w_nout].data = w_t;",
-                f"w_out[w_nout].cause = {absolute};",
-                "w_nout++;",
-            ]
-            lines += _if([(translate(send.when, resolve), body)]) if send.when is not None else body
-        return lines
-
-    def enabled(self, i: int, event: str, isn: str, states=None) -> str:
-        """Some rule for ``event`` fires in endpoint i's state (system.System.step is not None)."""
-        terms = []
-        for state in states or self.spec.states:
-            rules = self.f.rules(state, event)
-            if rules:
-                guards = " || ".join(translate(r.when, self.resolver(i, isn)) for _, r in rules)
-                terms.append(f"(ep[{i}].st == {self.f.state(state)} && ({guards}))")
-        return "(" + " || ".join(terms) + ")" if terms else "0"
-
-    def sends_something(self, i: int, event: str, isn: str) -> str:
-        """The rule that fires sends a segment: a conditional expression over the first match."""
-        expression = "0"
-        for state in reversed(self.spec.states):
-            chain = "0"
-            for _, rule in reversed(self.f.rules(state, event)):
-                assigned = dict(rule.effects)
-                base = self.resolver(i, isn)
-
-                def prime(name, assigned=assigned, base=base):
-                    return translate(assigned[name], base, True) if name in assigned else base(name, False)
-
-                resolve = self.resolver(i, isn, primes=prime)
-                sends = [translate(s.when, resolve) if s.when is not None else "1" for s in rule.sends]
-                sent = "1" if "1" in sends else ("(" + " || ".join(sends) + ")" if sends else "0")
-                chain = f"({translate(rule.when, resolve)} -> {sent} : {chain})"
-            if chain != "0":
-                expression = f"(ep[{i}].st == {self.f.state(state)} -> {chain} : {expression})"
-        return expression
-
-    # ------------------------------------------------------------ one endpoint step
-
-    def apply(self, i: int, kind: str, event: str, cause: int) -> list[str]:
-        """After ``dispatch``: the observer, the segments sent, the new TCB, the timers."""
-        lines = self.ghost(i, kind, event)
-        if self.f.max_sends:
-            store = [f"nw_{f} = w_out[w_k].{f};" for f in ("flags", "seq", "ack", "data")]
-            store += [f"nw_gen = ep[{i}].opens;", f"nw_cause = w_out[w_k].cause | {cause};"] + (["nw_age = 0;"] if self.timed else [])
-            lines += ["w_k = 0;", "do", ":: w_k < w_nout ->"] + _indent(store + [f"put({i});", "w_k++;"]) + [":: else -> break;", "od;"]
-        lines.append(f"ep[{i}].st = w_st;")
-        reset = [f"ep[{i}].{self.field[v.name]} = {literal(v.init)};" for v in self.spec.variables]
-        kept = [f"ep[{i}].{self.field[v.name]} = n_{self.field[v.name]};" for v in self.spec.variables]
-        if reset:
-            lines += _if([(self.no_tcb("w_st"), reset)], kept)
-        if self.timed:
-            for k, duration in enumerate(self.f.durations):
-                restart = _if([(f"ep[{i}].timer[{k}] < 0 || ((w_restart >> {k}) & 1)", [f"ep[{i}].timer[{k}] = {duration};"])])
-                lines += _if([(f"!{self.running(k, f'ep[{i}]')}", [f"ep[{i}].timer[{k}] = -1;"])], restart)
-        return lines + self.invariant()
-
-    def ghost(self, i: int, kind: str, event: str) -> list[str]:
-        """properties.Observer.advance for this step."""
-        ep = f"ep[{i}]"
-        rst_sent = " || ".join(f"(w_nout > {n} && (w_out[{n}].flags & {RST}) != 0)" for n in range(self.f.max_sends)) or "0"
-        if kind == "segment":
-            orderly = f"(sg_flags & {RST | SYN}) == 0"
-        elif kind == "timer" and event == "TIME-WAIT TIMEOUT":
-            orderly = "1"
-        else:
-            orderly = ""
-        ended = _if([(f"!{self.no_tcb(f'{ep}.st')}", [f"{ep}.ended = 0;"])])
-        if orderly:
-            ended = _if([(f"{self.among(f'{ep}.st', self.f.orderly_ends)} && !({rst_sent}) && {orderly}", [f"{ep}.ended = {ep}.opens;"])], ended)
-        deleted = ended + [f"{ep}.peer_gen = 0;", f"{ep}.passive_closer = 0;", f"{ep}.delivered = 0;"]
-        if kind == "call" and event == "CLOSE" and self.f.close_wait >= 0:
-            other = _if([(f"{ep}.st == {self.f.close_wait}", [f"{ep}.passive_closer = 1;"])])
-        elif kind == "segment":
-            other = _if([(self.among(f"{ep}.st", self.f.opening), [f"{ep}.peer_gen = sg_gen;", f"{ep}.ended = 0;"])], self.octets(i))
-        else:
-            other = []
-        return _if([(self.no_tcb("w_st"), deleted)], other)
-
-    def octets(self, i: int) -> list[str]:
-        """properties._octets_delivered, added to the ghost count of octets delivered."""
-        old, new = f"ep[{i}].{self.field['RCV.NXT']}", f"n_{self.field['RCV.NXT']}"
-        count = _if([("w_t > 0", [f"w_t = ep[{i}].delivered + w_t;", "assert(w_t < 256);", f"ep[{i}].delivered = w_t;"])])
-        advanced = [
-            "w_first = sg_seq + ((sg_flags >> 1) & 1);",
-            *_if([(f"SEQ_LE(w_first, {old})", [f"w_start = {old};"])], ["w_start = w_first;"]),
-            "w_stop = w_first + sg_data;",
-            *_if([(f"SEQ_LE(w_stop, {new})", [])], [f"w_stop = {new};"]),
-            "w_t = w_stop - w_start;",
-            *count,
-        ]
-        return [f"w_t = {new} - {old};"] + _if([("w_t > 0", advanced)])
-
-    def invariant(self) -> list[str]:
-        established = self.f.established
-        if established < 0:
-            return []
-        iss, irs = self.field["ISS"], self.field["IRS"]
-        both = f"ep[0].st == {established} && ep[1].st == {established}"
-        agree = f"ep[0].{irs} == ep[1].{iss} && ep[1].{irs} == ep[0].{iss}"
-        return [f"assert(!({both}) || ({agree}));  /* handshake_agreement */"]
+class _Writer(StepWriter):
+    """The model: declarations, the channel inlines, and one option of the loop per step."""
 
     # ------------------------------------------------------------ the options of the loop
 
@@ -356,18 +108,18 @@ class _Writer:
             pick = ["if"] + [f":: ((vmask[{b // 31}] >> {b % 31}) & 1) -> w_vsel = {b};" for b in range(self.candidates)] + ["fi;"]
             chosen = [f"take({c}, {p});", f"w_isn = {isn};"] + self.candidates_of(receiver) + ["sg_seq = w_cand[w_vsel];"] + deliver
             chosen += [f"vmask[{m}] = 0;" for m in range(self.masks)] + reset
-            views = ["d_step {"] + _indent(look) + ["}"] + pick + ["d_step {"] + _indent(chosen) + ["}"]
+            views = ["d_step {"] + indent(look) + ["}"] + pick + ["d_step {"] + indent(chosen) + ["}"]
         if not several:
             guard = f"ch[{c}].n > 0"
             if not self.f.has_absolute:
                 return [self.option(f"deliver ch[{c}].s[0]", guard, plain)]
             lines = ["/* deliver ch[%d].s[0], an absolute SEQ: once per distinct outcome */" % c, "atomic {"]
-            lines += _indent([f"{guard} && {absolute} != 0;"] + views) + ["}"]
+            lines += indent([f"{guard} && {absolute} != 0;"] + views) + ["}"]
             return [self.option(f"deliver ch[{c}].s[0]", f"{guard} && {absolute} == 0", plain), lines]
         choose = ["if", ":: dpos = 0;"] + [f":: ch[{c}].n > {q} && !({self.same(c, q, q - 1)}) -> dpos = {q};" for q in range(1, self.scenario.capacity)]
-        kinds = _if([(f"{absolute} == 0", ["d_step {"] + _indent(plain) + ["}"])], views) if self.f.has_absolute else ["d_step {"] + _indent(plain) + ["}"]
+        kinds = if_([(f"{absolute} == 0", ["d_step {"] + indent(plain) + ["}"])], views) if self.f.has_absolute else ["d_step {"] + indent(plain) + ["}"]
         lines = [f"/* deliver a segment of ch[{c}] (each distinct one; an absolute SEQ once per distinct outcome) */", "atomic {"]
-        return [lines + _indent([f"ch[{c}].n > 0;"] + choose + ["fi;"] + kinds) + ["}"]]
+        return [lines + indent([f"ch[{c}].n > 0;"] + choose + ["fi;"] + kinds) + ["}"]]
 
     def candidates_of(self, i: int) -> list[str]:
         """seqnum.representatives: each anchor plus each offset, and the literal (sg_seq)."""
@@ -381,7 +133,7 @@ class _Writer:
     def visit(self, i: int) -> list[str]:
         """Visit the distinct candidates in increasing (unsigned) order; mark each whose outcome is new."""
         smallest = ["w_best = -1;", "w_k = 0;", "do", ":: w_k < NCAND ->"]
-        smallest += _indent(_if([("(!w_visited || UNS(w_cand[w_k]) > UNS(w_last)) && (w_best < 0 || UNS(w_cand[w_k]) < UNS(w_cand[w_best]))", ["w_best = w_k;"])]) + ["w_k++;"])
+        smallest += indent(if_([("(!w_visited || UNS(w_cand[w_k]) > UNS(w_last)) && (w_best < 0 || UNS(w_cand[w_k]) < UNS(w_cand[w_best]))", ["w_best = w_k;"])]) + ["w_k++;"])
         smallest += [":: else -> break;", "od;"]
         same = ["w_hits[w_h].rule == w_rule", "w_hits[w_h].nst == w_st", "w_hits[w_h].nout == w_nout"]
         tcb = " && ".join(f"w_hits[w_h].v[{n}] == n_{self.field[v.name]}" for n, v in enumerate(self.spec.variables)) or "1"
@@ -393,11 +145,11 @@ class _Writer:
         store += [f"w_hits[w_nhits].v[{n}] = n_{self.field[v.name]};" for n, v in enumerate(self.spec.variables)]
         store += [f"w_hits[w_nhits].out[{n}].{f} = w_out[{n}].{f};" for n in range(self.f.max_sends) for f in ("flags", "seq", "ack", "data")]
         store += ["w_nhits++;", "vmask[w_best / 31] = vmask[w_best / 31] | (1 << (w_best % 31));"]
-        body = smallest + _if([("w_best < 0", ["break;"])]) + ["w_last = w_cand[w_best];", "w_visited = 1;", "sg_seq = w_last;"]
+        body = smallest + if_([("w_best < 0", ["break;"])]) + ["w_last = w_cand[w_best];", "w_visited = 1;", "sg_seq = w_last;"]
         body += self.dispatch(i, SEGMENT) + ["assert(w_rule != NONE);  /* no rule handles this segment */", "w_fresh = 1;", "w_h = 0;"]
-        body += ["do", ":: w_h < w_nhits ->"] + _indent(_if([(" && ".join(same), ["w_fresh = 0;"])]) + ["w_h++;"]) + [":: else -> break;", "od;"]
-        body += _if([("w_fresh", store)])
-        return ["w_nhits = 0;", "w_visited = 0;", "do", ":: true ->"] + _indent(body) + ["od;"]
+        body += ["do", ":: w_h < w_nhits ->"] + indent(if_([(" && ".join(same), ["w_fresh = 0;"])]) + ["w_h++;"]) + [":: else -> break;", "od;"]
+        body += if_([("w_fresh", store)])
+        return ["w_nhits = 0;", "w_visited = 0;", "do", ":: true ->"] + indent(body) + ["od;"]
 
     def network(self, c: int) -> list[list[str]]:
         options = []
@@ -417,17 +169,17 @@ class _Writer:
         guard = " && ".join([f"{t} != 0" for t in timers] + ["(" + " || ".join([f"{t} > 0" for t in timers] + ["ch[0].n > 0", "ch[1].n > 0"]) + ")"])
         body = []
         for t in timers:
-            body += _if([(f"{t} > 0", [f"{t} = {t} - 1;"])])
+            body += if_([(f"{t} > 0", [f"{t} = {t} - 1;"])])
         for c in (0, 1):
             keep = ["w_t = ch[%d].s[w_j].age + 1;" % c] + self.move(f"ch[{c}].s[w_k]", f"ch[{c}].s[w_j]") + [f"ch[{c}].s[w_k].age = w_t;", "w_k++;"]
             body += ["w_j = 0;", "w_k = 0;", "do", f":: w_j < ch[{c}].n ->"]
-            body += _indent(_if([(f"ch[{c}].s[w_j].age + 1 < {self.scenario.msl}", keep)]) + ["w_j++;"]) + [":: else -> break;", "od;"]
-            body += ["w_j = w_k;", "do", f":: w_j < ch[{c}].n ->"] + _indent(self.clear(f"ch[{c}].s[w_j]") + ["w_j++;"]) + [":: else -> break;", "od;"]
+            body += indent(if_([(f"ch[{c}].s[w_j].age + 1 < {self.scenario.msl}", keep)]) + ["w_j++;"]) + [":: else -> break;", "od;"]
+            body += ["w_j = w_k;", "do", f":: w_j < ch[{c}].n ->"] + indent(self.clear(f"ch[{c}].s[w_j]") + ["w_j++;"]) + [":: else -> break;", "od;"]
             body.append(f"ch[{c}].n = w_k;")
         return [self.option("tick: segments age, timers count down", guard, body)]
 
     def option(self, title: str, guard: str, body: list[str]) -> list[str]:
-        return [f"/* {title} */", "d_step {"] + _indent([f"{guard} ->"] + body) + ["}"]
+        return [f"/* {title} */", "d_step {"] + indent([f"{guard} ->"] + body) + ["}"]
 
     # ------------------------------------------------------------ channels
 
@@ -454,36 +206,36 @@ class _Writer:
         body = ["w_j = ch[c].n;"]
         if self.reordering:
             body += ["do", f":: w_j > 0 && {self.new_before('ch[c].s[w_j - 1]')} ->"]
-            body += _indent(self.move("ch[c].s[w_j]", "ch[c].s[w_j - 1]") + ["w_j--;"]) + [":: else -> break;", "od;"]
-        put += _indent(_if([("ch[c].n < CAP", body + store + ["ch[c].n++;"])])) + ["}"]
+            body += indent(self.move("ch[c].s[w_j]", "ch[c].s[w_j - 1]") + ["w_j--;"]) + [":: else -> break;", "od;"]
+        put += indent(if_([("ch[c].n < CAP", body + store + ["ch[c].n++;"])])) + ["}"]
         remove = ["inline remove(c, p) {", "   w_j = p;", "   do", "   :: w_j + 1 < ch[c].n ->"]
-        remove += _indent(self.move("ch[c].s[w_j]", "ch[c].s[w_j + 1]") + ["w_j++;"], "      ") + ["   :: else -> break;", "   od;"]
-        remove += _indent(self.clear("ch[c].s[ch[c].n - 1]") + ["ch[c].n--;"]) + ["}"]
-        take = ["inline take(c, p) {"] + _indent([f"sg_{f} = ch[c].s[p].{f};" for f in self.fields] + ["remove(c, p);"]) + ["}"]
+        remove += indent(self.move("ch[c].s[w_j]", "ch[c].s[w_j + 1]") + ["w_j++;"], "      ") + ["   :: else -> break;", "   od;"]
+        remove += indent(self.clear("ch[c].s[ch[c].n - 1]") + ["ch[c].n--;"]) + ["}"]
+        take = ["inline take(c, p) {"] + indent([f"sg_{f} = ch[c].s[p].{f};" for f in self.fields] + ["remove(c, p);"]) + ["}"]
         return put + [""] + remove + [""] + take
 
     # ------------------------------------------------------------ the whole model
 
     def declarations(self) -> list[str]:
         spec, scenario = self.spec, self.scenario
-        incarnations = _bits(scenario.incarnations)
+        incarnations = bits(scenario.incarnations)
         segment = ["int seq;", "int ack;", "unsigned flags : 5;", "unsigned data : 8;", f"unsigned gen : {incarnations};", "unsigned cause : 3;"]
         if self.timed:
-            segment.append(f"unsigned age : {_bits(scenario.msl)};")
+            segment.append(f"unsigned age : {bits(scenario.msl)};")
         endpoint = [f"int {self.field[v.name]} = {literal(v.init)};" for v in spec.variables if v.type != BOOL]
         if self.timed and spec.timers:
             endpoint.append(f"short timer[{len(spec.timers)}] = -1;")
         endpoint += [f"unsigned {self.field[v.name]} : 1 = {v.init};" for v in spec.variables if v.type == BOOL]
-        endpoint += [f"unsigned st : {_bits(len(spec.states) - 1)} = {self.f.initial};", f"unsigned opens : {incarnations};", "unsigned sent : 1;",
+        endpoint += [f"unsigned st : {bits(len(spec.states) - 1)} = {self.f.initial};", f"unsigned opens : {incarnations};", "unsigned sent : 1;",
                      "unsigned closed : 2;", f"unsigned peer_gen : {incarnations};", "unsigned passive_closer : 1;",
                      "unsigned delivered : 8;", f"unsigned ended : {incarnations};"]
-        lines = ["typedef Segment {"] + _indent(segment) + ["}", "", "typedef Channel {"]
-        lines += _indent(["Segment s[CAP];", f"unsigned n : {_bits(scenario.capacity)};"]) + ["}", ""]
-        lines += ["typedef Endpoint {  /* the TCB, the user's script, the timers, the observer's ghost fields */"] + _indent(endpoint) + ["}", ""]
+        lines = ["typedef Segment {"] + indent(segment) + ["}", "", "typedef Channel {"]
+        lines += indent(["Segment s[CAP];", f"unsigned n : {bits(scenario.capacity)};"]) + ["}", ""]
+        lines += ["typedef Endpoint {  /* the TCB, the user's script, the timers, the observer's ghost fields */"] + indent(endpoint) + ["}", ""]
         sends = max(1, self.f.max_sends)
         if self.f.has_absolute:
             hit = ["int rule;", "int nst;", "int nout;", f"int v[{max(1, len(spec.variables))}];", f"Segment out[{sends}];"]
-            lines += ["typedef Outcome {  /* what a rule did: for telling the outcomes of an absolute SEQ apart */"] + _indent(hit) + ["}", ""]
+            lines += ["typedef Outcome {  /* what a rule did: for telling the outcomes of an absolute SEQ apart */"] + indent(hit) + ["}", ""]
         lines += ["Endpoint ep[2];", "Channel ch[2];  /* ch[0] carries A to B, ch[1] B to A */"]
         if self.f.has_absolute:
             lines.append(f"int vmask[{self.masks}];  /* zero in every stored state */")
@@ -509,7 +261,7 @@ class _Writer:
             options += self.tick()
         body = ["active proctype tcp() {", "end:", "   do"]
         for option in options:
-            body += ["   :: " + option[0]] + _indent(option[1:], "      ")
+            body += ["   :: " + option[0]] + indent(option[1:], "      ")
         body += ["   od", "}"]
         header = [
             f"/* {self.spec.name}: {self.spec.title}, exported by tcpmodel for Spin.",
