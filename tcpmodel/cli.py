@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -67,27 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--max-states", type=_positive, metavar="N", help="stop after N states (exit 3)")
     check.add_argument("--max-seconds", type=_positive_float, metavar="S", help="stop after S seconds (exit 3)")
     check.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress on stderr (default: when stderr is a terminal)")
-    scenario = check.add_argument_group("scenario (overrides the spec's [scenario] table)")
-    scenario.add_argument("--roles", metavar="A,B", help="how each user opens: active, passive or either (default: active,either)")
-    scenario.add_argument("--incarnations", type=int, metavar="N", help="opens per user on the same 4-tuple (default: 2)")
-    scenario.add_argument("--data", type=int, metavar="N", help="octets each user sends per incarnation (default: 1)")
-    scenario.add_argument("--capacity", type=int, metavar="N", help="segments per one-way channel (default: 2)")
-    for name, text in (
-        ("loss", "the network may lose segments"),
-        ("duplication", "the network may duplicate segments"),
-        ("reordering", "the network may reorder segments"),
-        ("abort", "users may ABORT"),
-        ("quiet-time", "an endpoint opens again only once its older segments are gone (RFC 9293 §3.4.3)"),
-        ("premature-timeouts", "retransmission timers may fire while segments are in flight"),
-        ("timed", "discrete time: segments die at MSL, timers count ticks"),
-    ):
-        scenario.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)
-    scenario.add_argument("--msl", type=int, metavar="TICKS", help="maximum segment lifetime in ticks (timed mode; default 2)")
-    scenario.add_argument("--rto", type=int, metavar="TICKS", help="retransmission timeout in ticks (timed mode; default 1)")
-    scenario.add_argument("--isn", metavar="A,B", help="initial sequence numbers of the first incarnations")
-    scenario.add_argument("--isn-stride", type=int, metavar="N", help="how far the ISN clock moves per incarnation")
-    scenario.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
-    scenario.add_argument("--disable", action="append", default=[], metavar="OPTION", help="switch off a named option of the spec (repeatable)")
+    add_scenario_arguments(check)
+    export = _subcommand(
+        commands, "export", "write the compiled system as a Promela (Spin) or TLA+ (TLC) model", EXPORT_EPILOG,
+            "Write the system `tcpmodel check` explores for SPEC under a scenario (the same scenario options) "
+            "as a model for another model checker, with the same reachable state space: Promela for Spin "
+            "(SPEC-NAME.pml) or a TLA+ module and its TLC configuration (SPEC-NAME.tla, SPEC-NAME.cfg). "
+            "Spin's \"states, stored\" then equals tcpmodel's states, and its transitions equal tcpmodel's "
+            "transitions + 1 (Spin counts the initial state); TLC's distinct states equal tcpmodel's states.",
+    )
+    export.add_argument("spec", metavar="SPEC", help="a spec file, e.g. specs/rfc9293.toml")
+    export.add_argument("--format", choices=("promela", "tla"), default="promela", help="promela (default) or tla")
+    export.add_argument("--out", metavar="DIR", default=".", help="where the files are written (default: the current folder)")
+    export.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_scenario_arguments(export)
     prove = _subcommand(
         commands, "prove", "prove the sequence-number properties of a spec with Z3 (32-bit)", PROVE_EPILOG,
             "Decide the spec's Z3 obligations over the full 32-bit sequence space: RFC 1982 lemmas, "
@@ -191,6 +185,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    """The scenario options, the same for every subcommand that builds a system."""
+    scenario = parser.add_argument_group("scenario (overrides the spec's [scenario] table)")
+    scenario.add_argument("--roles", metavar="A,B", help="how each user opens: active, passive or either (default: active,either)")
+    scenario.add_argument("--incarnations", type=int, metavar="N", help="opens per user on the same 4-tuple (default: 2)")
+    scenario.add_argument("--data", type=int, metavar="N", help="octets each user sends per incarnation (default: 1)")
+    scenario.add_argument("--capacity", type=int, metavar="N", help="segments per one-way channel (default: 2)")
+    for name, text in (
+        ("loss", "the network may lose segments"),
+        ("duplication", "the network may duplicate segments"),
+        ("reordering", "the network may reorder segments"),
+        ("abort", "users may ABORT"),
+        ("quiet-time", "an endpoint opens again only once its older segments are gone (RFC 9293 §3.4.3)"),
+        ("premature-timeouts", "retransmission timers may fire while segments are in flight"),
+        ("timed", "discrete time: segments die at MSL, timers count ticks"),
+    ):
+        scenario.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=None, help=text)
+    scenario.add_argument("--msl", type=int, metavar="TICKS", help="maximum segment lifetime in ticks (timed mode; default 2)")
+    scenario.add_argument("--rto", type=int, metavar="TICKS", help="retransmission timeout in ticks (timed mode; default 1)")
+    scenario.add_argument("--isn", metavar="A,B", help="initial sequence numbers of the first incarnations")
+    scenario.add_argument("--isn-stride", type=int, metavar="N", help="how far the ISN clock moves per incarnation")
+    scenario.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
+    scenario.add_argument("--disable", action="append", default=[], metavar="OPTION", help="switch off a named option of the spec (repeatable)")
+
+
 EXPERIMENT_DESCRIPTION = """\
 Run an experiment on the Linux kernel's TCP over 127.0.0.1, in a network namespace created for it
 and removed afterwards (needs root).
@@ -267,6 +286,17 @@ truncated capture is still judged as far as it goes, then exits 2) or a ladder d
 cannot be written (after the verdicts)
 """
 
+EXPORT_EPILOG = """examples:
+  tcpmodel export specs/rfc9293.toml --incarnations 1 --no-loss --no-duplication --no-reordering --out /tmp/m
+      then: cd /tmp/m && spin -a rfc9293.pml && gcc -O2 -fwrapv -DNOREDUCE -DSAFETY -o pan pan.c && ./pan -m100000
+      Spin: 10710 states, stored; 27658 transitions (tcpmodel check: 10,710 states, 27,657 transitions)
+  tcpmodel export specs/rfc9293.toml --format tla --out /tmp/t
+      then: cd /tmp/t && java -cp tla2tools.jar tlc2.TLC -workers auto rfc9293
+  python benchmarks/spin_vs_tcpmodel.py      tcpmodel, Spin (and TLC) on three scenarios side by side
+
+exit codes: 0 written, 2 bad input (a spec, a scenario option, a folder that cannot be written)
+"""
+
 PROVE_EPILOG = """examples:
   tcpmodel prove specs/rfc9293.toml --report reports/proofs.md
   tcpmodel prove specs/variants/naive_compare.toml     refuted: a 32-bit counterexample at the wrap
@@ -317,6 +347,23 @@ def scenario_overrides(args) -> dict:
     if args.disable:
         out["disable"] = args.disable
     return out
+
+
+def scenario_words(overrides: dict) -> list[str]:
+    """The command-line options that give ``overrides`` (``scenario_overrides``'s result)."""
+    words = []
+    for name, value in overrides.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else f"--no-{flag[2:]}")
+        elif name in ("enable", "disable"):
+            for option in value:
+                words += [flag, option]
+        elif isinstance(value, tuple):
+            words += [flag, ",".join(str(v) for v in value)]
+        else:
+            words += [flag, str(value)]
+    return words
 
 
 def write_atomic(path: Path, text: str, what: str = "file") -> None:
@@ -370,6 +417,33 @@ def run_check(args) -> int:
     if result.violated:
         return EXIT_VIOLATION
     return EXIT_OK if result.exploration.complete else EXIT_INCOMPLETE
+
+
+def run_export(args) -> int:
+    from tcpmodel.export import write_export
+    from tcpmodel.scenario import make_scenario
+    from tcpmodel.spec import load_spec
+
+    spec = load_spec(args.spec)
+    overrides = scenario_overrides(args)
+    scenario = make_scenario(spec, overrides)
+    command = shlex.join(["tcpmodel", "export", args.spec, "--format", args.format, *scenario_words(overrides)])
+    files = write_export(spec, scenario, args.format, command)
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder: {exc.strerror or exc}", where=str(out)) from None
+    written = []
+    for name, text in files.items():
+        written.append(out / name)
+        write_atomic(written[-1], text, f"the {args.format} model")
+    if args.json:
+        sys.stdout.write(json.dumps({"spec": spec.name, "format": args.format, "scenario": scenario.describe(),
+                                     "files": [str(p) for p in written]}, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write("".join(f"written:  {p}\n" for p in written))
+    return EXIT_OK
 
 
 def run_prove(args) -> int:
@@ -663,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_INPUT
-        return {"prove": run_prove, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors,
+        return {"prove": run_prove, "export": run_export, "experiment": run_experiment, "audit": run_audit, "vectors": run_vectors,
                 "conform": run_conform, "stacks": run_stacks, "report": run_report}.get(args.command, run_check)(args)
     except InputError as exc:
         sys.stderr.write(f"tcpmodel: error: {exc}\n")
