@@ -184,10 +184,13 @@ def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, tu
     deadlocks = [k for k in terminals if not quiet[k]]
     if deadlocks:
         found["deadlock_free"] = ("state", deadlocks[0])
-    reverse = graph.predecessors(ex)
-    can_finish = graph.backward_reachable(ex, np.flatnonzero(quiet), reverse)
-    bottoms = graph.bottom_components(ex, reverse)
-    del reverse
+    can_finish = graph.backward_reachable(ex, np.flatnonzero(quiet))
+    terminal = np.zeros(ex.count, dtype=bool)
+    terminal[terminals] = True
+    if can_finish.all() and not (quiet & ~terminal).any():
+        bottoms = [[k] for k in terminals]  # every state reaches a quiet state, and those are terminal
+    else:
+        bottoms = graph.bottom_components(ex)
     stuck = np.flatnonzero(~can_finish)
     if stuck.size:
         found["progress"] = _stuck_witness(ex, bottoms, int(stuck[0]), can_finish)
@@ -218,8 +221,12 @@ def _leads_to_violation(ex: Exploration, bottoms, p: np.ndarray, q: np.ndarray, 
             bad_members.update(component)
     if not bad_members:
         return None
-    starts = np.flatnonzero(p & ~q).tolist()
-    path = graph.forward_path(ex, starts, lambda k: not q[k], bad_members.__contains__, without_tag)
+    starts = np.flatnonzero(p & ~q)
+    bad = np.zeros(ex.count, dtype=bool)
+    bad[list(bad_members)] = True
+    if not (graph.forward_reachable(ex, starts, ~q, without_tag) & bad).any():
+        return None  # decided with numpy; the search below only finds the shortest path
+    path = graph.forward_path(ex, starts.tolist(), lambda k: not q[k], bad_members.__contains__, without_tag)
     if path is None:
         return None
     component = next(c for c in bottoms if path[-1] in c)

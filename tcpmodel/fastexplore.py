@@ -37,7 +37,9 @@ BATCH = 1 << 16  # states expanded per batch
 
 
 class Growable:
-    """An append-only numpy array with amortised doubling."""
+    """An append-only numpy array, grown by half in place (``ndarray.resize``: realloc, so a
+    large array is usually moved by the kernel's page tables rather than copied) and trimmed to
+    its size the same way."""
 
     def __init__(self, dtype, capacity: int = 1024):
         self.data = np.zeros(capacity, dtype=dtype)
@@ -46,15 +48,18 @@ class Growable:
     def extend(self, values: np.ndarray) -> None:
         end = self.size + len(values)
         if end > len(self.data):
-            grown = np.zeros(max(end, 2 * len(self.data)), dtype=self.data.dtype)
-            grown[:self.size] = self.data[:self.size]
-            self.data = grown
+            self.data.resize(max(end, len(self.data) * 3 // 2), refcheck=False)
         self.data[self.size:end] = values
         self.size = end
 
+    def last(self):
+        return self.data[self.size - 1]
+
     def array(self) -> np.ndarray:
-        """The values, trimmed to size (a copy only when there is spare capacity)."""
-        return self.data[:self.size].copy() if self.size < len(self.data) else self.data
+        """The values, the spare room given back."""
+        if self.size < len(self.data):
+            self.data.resize(self.size, refcheck=False)
+        return self.data
 
     @property
     def nbytes(self) -> int:
@@ -145,7 +150,7 @@ def explore_packed(model, result, bounds, progress=None):
                 result.depth += 1
                 level_end = store.count
             stop = min(level_end, head + BATCH)
-            batch = store.codes[head:stop]
+            batch = store.codes[head:stop].copy()  # the store may move its codes while the batch is in use
             successors, counts, edge_tags = model.expand(batch, head)
             numbers = store.lookup(successors)
             new = np.flatnonzero(numbers < 0)
@@ -170,7 +175,7 @@ def explore_packed(model, result, bounds, progress=None):
                 targets.extend(numbers[:end].astype(np.uint32))
                 if edge_tags is not None:
                     tags.extend(edge_tags[:end])
-                offsets.extend(offsets.data[offsets.size - 1] + np.cumsum(counts[:kept]))
+                offsets.extend(offsets.last() + np.cumsum(counts[:kept]))
                 if has_commit:
                     model.commit(head, kept)
                 head += kept
@@ -196,7 +201,7 @@ def explore_packed(model, result, bounds, progress=None):
     # States found but not expanded have no edges recorded.
     missing = store.count + 1 - offsets.size
     if missing > 0:
-        offsets.extend(np.full(missing, offsets.data[offsets.size - 1], dtype=np.int64))
+        offsets.extend(np.full(missing, offsets.last(), dtype=np.int64))
     _fill(result, model, store, parent, offsets, targets, tags, head, started, final=True)
     return result
 

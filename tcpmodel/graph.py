@@ -20,7 +20,7 @@ import numpy as np
 
 from tcpmodel.explore import Exploration
 
-REVERSE_BUCKET = 1 << 24  # edges sorted at once when reversing the edge list (bounds its memory)
+REVERSE_BUCKET = 1 << 23  # edges sorted at once when reversing the edge list (bounds its memory)
 
 
 def _edges(ex: Exploration) -> tuple[np.ndarray, np.ndarray]:
@@ -30,45 +30,158 @@ def _edges(ex: Exploration) -> tuple[np.ndarray, np.ndarray]:
 def predecessors(ex: Exploration, without_tag: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The reversed edge lists, in the same compressed form (offsets, sources), each state's
     sources in increasing order; with ``without_tag``, edges so tagged are left out."""
+    return untagged(reverse_edges(ex), without_tag)
+
+
+def untagged(reverse: tuple, without_tag: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, sources) of reversed edges (``reverse_edges``), without the edges tagged so."""
+    starts, sources, tags = reverse
+    if not without_tag:
+        return starts, sources
+    keep = tags != without_tag
+    n = len(starts) - 1
+    counts = np.zeros(n, dtype=np.int64)
+    some = np.flatnonzero(starts[1:] > starts[:-1])  # reduceat needs the empty ranges left out
+    if some.size:
+        counts[some] = np.add.reduceat(keep, starts[some], dtype=np.int64)
+    kept = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=kept[1:])
+    return kept, sources[keep]
+
+
+def reverse_edges(ex: Exploration) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reversed edge lists (offsets, sources, tags): the sources of the edges into state j are
+    sources[offsets[j]:offsets[j + 1]], in increasing order, with the edges' tags."""
     n = ex.count
     offsets, targets = _edges(ex)
-    sources = np.repeat(np.arange(n, dtype=np.uint32), np.diff(offsets))
-    if without_tag:
-        keep = np.asarray(ex.tags, dtype=np.uint8) != without_tag
-        sources, targets = sources[keep], targets[keep]
+    tagged = len(ex.tags) == len(targets) and len(targets) > 0
     counts = np.bincount(targets, minlength=n)
     starts = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
-    reversed_sources = np.empty(len(targets), dtype=np.uint32)
-    # Sort (target, source) pairs, a range of targets at a time so the 64-bit keys stay small.
+    sources = np.repeat(np.arange(n, dtype=np.uint32), np.diff(offsets))  # the source of each edge
+    tags = np.asarray(ex.tags, dtype=np.uint8) if tagged else None
+    out_sources = np.empty(len(targets), dtype=np.uint32)
+    out_tags = np.zeros(len(targets), dtype=np.uint8)
+    # Sort (target, edge) keys, a range of targets at a time so that few 64-bit keys exist at once.
     low = 0
     while low < n:
         high = int(np.searchsorted(starts, starts[low] + REVERSE_BUCKET, side="right")) - 1
         high = min(max(high, low + 1), n)
-        chosen = np.flatnonzero((targets >= low) & (targets < high)) if (low, high) != (0, n) else slice(None)
-        keys = (targets[chosen].astype(np.uint64) << np.uint64(32)) | sources[chosen]
+        if (low, high) == (0, n):
+            chosen = np.arange(len(targets), dtype=np.uint64)
+        else:
+            chosen = np.flatnonzero((targets >= low) & (targets < high)).view(np.uint64)
+        keys = targets[chosen].astype(np.uint64)
+        keys <<= np.uint64(32)
+        keys |= chosen
+        del chosen
         keys.sort()
-        reversed_sources[starts[low]:starts[high]] = keys & np.uint64(0xFFFFFFFF)
+        edges = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        del keys
+        out_sources[starts[low]:starts[high]] = sources[edges]
+        if tags is not None:
+            out_tags[starts[low]:starts[high]] = tags[edges]
         low = high
-    return starts, reversed_sources
+    return starts, out_sources, out_tags
 
 
-def backward_reachable(ex: Exploration, goals, reverse=None) -> np.ndarray:
-    """mark[k] is true when some goal state is reachable from state k."""
-    pred_offsets, pred_sources = reverse or predecessors(ex)
+def backward_reachable(ex: Exploration, goals, reverse=None, without_tag: int = 0) -> np.ndarray:
+    """mark[k] is true when some goal state is reachable from state k (with ``without_tag``, not
+    along edges so tagged; ``reverse`` may then be ``predecessors(ex, without_tag)``).
+
+    With ``reverse``, a BFS backwards from the goals. Without it, no reversed edge list is built
+    (it would cost as much memory as the edge list): sweeps over the states, from the last to the
+    first, mark each state with a marked successor, until a sweep marks nothing. States are
+    numbered in BFS order and most edges lead to later states, so a sweep marks most of what it
+    can and a few sweeps suffice; after ``SWEEPS`` the BFS takes over."""
+    if reverse is not None:
+        return _backward_bfs(ex, goals, reverse)
+    offsets, targets = _edges(ex)
+    allowed = np.asarray(ex.tags, dtype=np.uint8) != without_tag if without_tag else None
     mark = np.zeros(ex.count, dtype=bool)
-    frontier = np.unique(np.asarray(goals, dtype=np.int64))
+    mark[np.asarray(goals, dtype=np.int64)] = True
+    for _ in range(SWEEPS):
+        if not _sweep(mark, offsets, targets, allowed):
+            return mark
+    return _backward_bfs(ex, goals, predecessors(ex, without_tag))
+
+
+SWEEPS = 24
+SWEEP_BLOCK = 1 << 12  # states per block of a sweep
+
+
+def _sweep(mark: np.ndarray, offsets: np.ndarray, targets: np.ndarray, allowed) -> bool:
+    """Mark, block by block from the last state back, the states with a marked successor
+    (blocks already wholly marked are skipped). Whether any state was newly marked."""
+    n = len(mark)
+    changed = False
+    blocks = (n + SWEEP_BLOCK - 1) // SWEEP_BLOCK
+    padded = np.ones(blocks * SWEEP_BLOCK, dtype=bool)
+    padded[:n] = mark
+    open_blocks = np.flatnonzero(~padded.reshape(blocks, SWEEP_BLOCK).all(axis=1))
+    for low in (open_blocks[::-1] * SWEEP_BLOCK).tolist():
+        high = min(low + SWEEP_BLOCK, n)
+        first, last = offsets[low], offsets[high]
+        if first == last:
+            continue
+        reach = mark[targets[first:last]]
+        if allowed is not None:
+            reach &= allowed[first:last]
+        starts = offsets[low:high] - first
+        some = np.flatnonzero(starts < offsets[low + 1:high + 1] - first)  # states with edges
+        found = np.logical_or.reduceat(reach, starts[some])
+        new = some[found & ~mark[low + some]]
+        if new.size:
+            mark[low + new] = True
+            changed = True
+    return changed
+
+
+def _backward_bfs(ex: Exploration, goals, reverse) -> np.ndarray:
+    pred_offsets, pred_sources = reverse
+    mark = np.zeros(ex.count, dtype=bool)
+    frontier = _distinct(np.asarray(goals, dtype=np.int64))
     mark[frontier] = True
     while frontier.size:
         found = pred_sources[_ranges(pred_offsets, frontier)]
-        found = found[~mark[found]]
+        found = _distinct(found[~mark[found]])
         mark[found] = True
-        frontier = np.unique(found)
+        frontier = found
     return mark
+
+
+def forward_reachable(ex: Exploration, starts, allowed: np.ndarray, without_tag: int = 0) -> np.ndarray:
+    """mark[k] is true when state k is reachable from an allowed state of ``starts`` through
+    allowed states only (``allowed``: a boolean per state); with ``without_tag``, not along
+    edges so tagged."""
+    offsets, targets = _edges(ex)
+    tags = np.asarray(ex.tags, dtype=np.uint8) if without_tag else None
+    mark = np.zeros(ex.count, dtype=bool)
+    frontier = _distinct(np.asarray(starts, dtype=np.int64))
+    frontier = frontier[allowed[frontier]]
+    mark[frontier] = True
+    while frontier.size:
+        edges = _ranges(offsets, frontier)
+        if tags is not None:
+            edges = edges[tags[edges] != without_tag]
+        found = targets[edges]
+        found = _distinct(found[~mark[found] & allowed[found]])
+        mark[found] = True
+        frontier = found
+    return mark
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (np.unique, by sorting: faster here than its hashing)."""
+    if values.size < 2:
+        return values
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
 
 
 def _ranges(offsets: np.ndarray, states: np.ndarray) -> np.ndarray:
     """The positions offsets[k]:offsets[k + 1] of every k in ``states``, concatenated."""
+    states = states.astype(np.int64, copy=False)
     starts = offsets[states]
     lengths = offsets[states + 1] - starts
     firsts = np.cumsum(lengths) - lengths
@@ -87,12 +200,13 @@ def bottom_components(ex: Exploration, reverse=None, without_tag: int = 0) -> li
     With ``without_tag``, edges so tagged are left out: the components are those of the runs
     that never take such a step (steps that fairness does not force, such as giving up). A state
     whose only steps are tagged ones is then a dead end, not a component: every run that gets
-    there takes such a step, so no run of the kind considered stays there."""
+    there takes such a step, so no run of the kind considered stays there. ``reverse``, if given,
+    is ``predecessors(ex, without_tag)`` (see ``backward_reachable``)."""
     terminals = terminal_states(ex)
     components = [[k] for k in terminals]
-    can_end = backward_reachable(ex, terminals, reverse if not without_tag else predecessors(ex, without_tag))
-    stuck = np.flatnonzero(~can_end).tolist()
-    if stuck:
+    can_end = backward_reachable(ex, terminals, reverse, without_tag)
+    stuck = np.flatnonzero(~can_end)
+    if stuck.size:
         components += _closed_components(ex, stuck, without_tag)
     return components
 
@@ -102,8 +216,19 @@ def _closed_components(ex: Exploration, region: list[int], without_tag: int) -> 
 
     The region is closed under successors (what cannot reach a terminal state leads only to what
     cannot either), so an SCC is bottom when no edge leaves it for another SCC of the region."""
-    inside = set(region)
-    successors = {k: [j for j in ex.successors_of(k, without_tag) if j in inside] for k in region}
+    offsets, targets = _edges(ex)
+    inside = np.zeros(ex.count, dtype=bool)
+    inside[region] = True
+    edges = _ranges(offsets, region)
+    if without_tag:
+        edges = edges[np.asarray(ex.tags, dtype=np.uint8)[edges] != without_tag]
+    sources = np.searchsorted(offsets, edges, side="right") - 1
+    ends = targets[edges]
+    keep = inside[ends]
+    successors = {k: [] for k in region.tolist()}
+    for k, j in zip(sources[keep].tolist(), ends[keep].tolist()):
+        successors[k].append(j)
+    region = region.tolist()
     number, low, component_of = {}, {}, {}
     stack, on_stack, components = [], set(), []
     for root in region:

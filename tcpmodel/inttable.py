@@ -8,9 +8,10 @@ probing), and a round costs a few passes over the pending keys. Nothing is ever 
 Two tables:
 
 - ``StateStore``: the explored states themselves, as codes in BFS order (``codes``, 8 bytes
-  each) and a table of 4-byte state numbers hashed by code (``slots``). A slot holds a state
-  number, not the code, so the code is stored once: a stored state costs 8 bytes plus
-  4 / load bytes of slots, 16 to 24 bytes in all at the load kept here (1/3 to 2/3).
+  each, grown by half when full) and a table of 4-byte state numbers hashed by code (``slots``).
+  A slot holds a state number, not the code, so the code is stored once: a stored state costs
+  8 bytes plus 4 / load bytes of slots, about 14 to 26 bytes in all at the load kept here
+  (1/3 to 2/3), with the codes' spare room.
 - ``IntMap``: code -> number, for the memo tables of a packed model (keys and values stored).
 
 Insertion writes every contender into its slot and reads the slot back: the one that stayed won
@@ -40,7 +41,7 @@ class StateStore:
     def __init__(self, bits: int = 12):
         self.bits = bits
         self.slots = np.full(1 << bits, EMPTY_SLOT, dtype=np.uint32)
-        self.codes = np.zeros(int((1 << bits) * MAX_LOAD) + 1, dtype=np.uint64)
+        self.codes = np.zeros(1 << bits, dtype=np.uint64)
         self.count = 0
 
     @property
@@ -50,10 +51,17 @@ class StateStore:
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The number of each key's state, or -1 where it is not stored."""
         keys = np.asarray(keys).astype(np.uint64, copy=False)
-        result = np.full(len(keys), -1, dtype=np.int64)
         mask = (1 << self.bits) - 1
-        pending = np.arange(len(keys))
         slot = _home(keys, self.bits)
+        # The first probe, for every key at once (most keys are decided there) ...
+        number = self.slots[slot].astype(np.int64)
+        filled = number != EMPTY_SLOT
+        number[~filled] = -1
+        hit = self.codes[np.maximum(number, 0)] == keys
+        result = np.where(hit, number, -1)
+        # ... then the keys whose home slot holds another state probe on.
+        pending = np.flatnonzero(filled & ~hit)
+        slot = (slot[pending] + 1) & mask
         while pending.size:
             number = self.slots[slot]
             filled = number != EMPTY_SLOT
@@ -73,7 +81,7 @@ class StateStore:
                 bits += 1
             self._rehash(bits)
         if needed > len(self.codes):
-            self.codes = np.resize(self.codes, max(needed, int((1 << self.bits) * MAX_LOAD) + 1))
+            self.codes.resize(max(needed, len(self.codes) * 3 // 2), refcheck=False)  # in place where it can
         self.codes[self.count:needed] = keys
         self._place(np.arange(self.count, needed, dtype=np.int64))
         self.count = needed
@@ -93,6 +101,12 @@ class StateStore:
         slot = _home(self.codes[numbers], self.bits)
         while numbers.size:
             free = self.slots[slot] == EMPTY_SLOT
+            if free.all():
+                contenders, at = numbers, slot
+                self.slots[at] = contenders
+                lost = np.flatnonzero(self.slots[at] != contenders)
+                numbers, slot = contenders[lost], (at[lost] + 1) & mask
+                continue
             contenders, at = numbers[free], slot[free]
             self.slots[at] = contenders
             won = self.slots[at] == contenders
@@ -157,3 +171,58 @@ class IntMap:
             self.values[at[won]] = values[contenders[won]]
             pending = np.concatenate((pending[~free], contenders[~won]))
             slot = (np.concatenate((slot[~free], at[~won])) + 1) & mask
+
+
+class PairTable:
+    """(a, b) -> number for small non-negative a and b, -1 where unknown: a dense 2-D array while
+    it stays small (a memo table of the packed model is read once per state or transition, and an
+    array index is the cheapest lookup there is), an ``IntMap`` beyond ``DENSE_LIMIT`` entries."""
+
+    DENSE_LIMIT = 1 << 25
+
+    def __init__(self):
+        self.rows = self.columns = 64
+        self.dense = np.full(self.rows * self.columns, -1, dtype=np.int32)
+        self.map: IntMap | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return self.map.nbytes if self.map is not None else self.dense.nbytes
+
+    def get(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if not len(a):
+            return np.zeros(0, dtype=np.int64)
+        self._fit(int(a.max()) + 1, int(b.max()) + 1)
+        if self.map is not None:
+            return self.map.get((a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64))
+        return self.dense[a * self.columns + b].astype(np.int64)
+
+    def add(self, a: np.ndarray, b: np.ndarray, values: np.ndarray) -> None:
+        """Add pairs (distinct, none known yet) with their values."""
+        if not len(a):
+            return
+        self._fit(int(a.max()) + 1, int(b.max()) + 1)
+        if self.map is not None:
+            self.map.add((a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64), values)
+        else:
+            self.dense[a * self.columns + b] = values
+
+    def _fit(self, rows: int, columns: int) -> None:
+        if self.map is not None or (rows <= self.rows and columns <= self.columns):
+            return
+        new_rows, new_columns = self.rows, self.columns
+        while new_rows < rows:
+            new_rows *= 2
+        while new_columns < columns:
+            new_columns *= 2
+        known = np.flatnonzero(self.dense >= 0)
+        a, b = np.divmod(known, self.columns)
+        values = self.dense[known]
+        if new_rows * new_columns > self.DENSE_LIMIT:
+            self.map = IntMap()
+            self.dense = None
+            self.map.add((a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64), values)
+            return
+        self.rows, self.columns = new_rows, new_columns
+        self.dense = np.full(new_rows * new_columns, -1, dtype=np.int32)
+        self.dense[a * new_columns + b] = values

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcpmodel.inttable import IntMap
+from tcpmodel.inttable import PairTable
 from tcpmodel.properties import PROPERTY_NAMES
 
 FIELDS = 4  # A's local, B's local, channel A->B, channel B->A
@@ -77,35 +77,37 @@ class Column:
 
 
 class Rows:
-    """The memoised parts of steps of one kind: groups of rows, a group per distinct input."""
+    """The memoised parts of steps of one kind: groups of rows, a group per distinct input.
 
-    COLUMNS = {"local": np.int64, "channel": np.int64, "sends": np.int64, "rule": np.int64,
-               "tag": np.uint8, "own": np.int64, "peer": np.int64}
+    A row is a tuple (new local, new channel, segments sent, rule, edge tag, properties broken,
+    peer-test number); -1 where a field does not apply."""
+
+    COLUMNS = (("local", np.int64), ("channel", np.int64), ("sends", np.int64), ("rule", np.int64),
+               ("tag", np.uint8), ("own", np.int64), ("peer", np.int64))
 
     def __init__(self):
-        self.pending: dict[str, list] = {name: [] for name in self.COLUMNS}
-        self.columns = {name: np.zeros(0, dtype=dtype) for name, dtype in self.COLUMNS.items()}
+        self.pending: list[tuple] = []
+        self.columns = {name: np.zeros(0, dtype=dtype) for name, dtype in self.COLUMNS}
         self.start = Column(np.int64)
         self.count = Column(np.int64)
         self.groups = 0
         self.rows = 0
 
-    def add_group(self, rows: list[dict]) -> int:
+    def add_group(self, rows: list[tuple]) -> int:
         group = self.groups
         self.start.ensure(group + 1)[group] = self.rows
         self.count.ensure(group + 1)[group] = len(rows)
-        for row in rows:
-            for name in self.COLUMNS:
-                self.pending[name].append(row.get(name, -1 if name != "tag" and name != "own" else 0))
+        self.pending += rows
         self.rows += len(rows)
         self.groups += 1
         return group
 
     def flush(self) -> None:
-        if self.pending["rule"]:
-            for name, dtype in self.COLUMNS.items():
-                self.columns[name] = np.concatenate((self.columns[name], np.array(self.pending[name], dtype=dtype)))
-                self.pending[name] = []
+        if self.pending:
+            table = np.array(self.pending, dtype=np.int64).reshape(-1, len(self.COLUMNS))
+            for n, (name, dtype) in enumerate(self.COLUMNS):
+                self.columns[name] = np.concatenate((self.columns[name], table[:, n].astype(dtype)))
+            self.pending = []
 
     def expand(self, groups: np.ndarray):
         """For one group per state (-1: none): (state of each row, row numbers, rows per state)."""
@@ -144,13 +146,15 @@ class PackedSystem:
         self.calls = (Rows(), Rows())  # endpoint_steps of A and of B
         self.call_groups = (Column(np.int64, -1), Column(np.int64, -1))  # by call key
         self.receptions = (Rows(), Rows())  # deliveries to A and to B
-        self.reception_groups = (IntMap(), IntMap())  # by (channel, local)
+        self.reception_groups = (PairTable(), PairTable())  # by (channel, local)
         self.network = Rows()
+        self.takeable_memo: dict = {}  # channel -> System.takeable
+        self.reception_memo: dict = {}  # (receiver, local, segment) -> rows
         self.network_groups = Column(np.int64, -1)  # by channel
-        self.puts = IntMap()  # (channel, sends) -> channel
-        self.peer_results = IntMap()  # (peer-test row, peer view) -> property bits
+        self.puts = PairTable()  # (channel, sends) -> channel
+        self.peer_results = PairTable()  # (peer-test row, peer view) -> property bits
         self.peer_rows: list = []  # peer-test row -> (receiver index, tests)
-        self.pair_results = IntMap()  # (local A, local B) -> 1 if Checker.disagree
+        self.pair_results = PairTable()  # (local A, local B) -> 1 if Checker.disagree
         self.rule_counts = np.zeros(len(system.spec.rules) + 1, dtype=np.int64)
         self.found: dict[str, tuple] = {}  # property -> ("state", k) or ("step", k, n)
         self._chunk_rules: list = []
@@ -226,11 +230,10 @@ class PackedSystem:
             parts.append(self._apply(self.calls[i], groups, fields, own=i, out=2 + i, peer=1 - i))
         for ch in (0, 1):
             receiver = 1 - ch
-            key = (c[ch] << 32) | e[receiver]
-            key = np.where(lengths[ch] > 0, key, -1)
-            groups = self._reception_groups(receiver, key)
+            full = lengths[ch] > 0
+            groups = self._reception_groups(receiver, c[ch], e[receiver], full)
             parts.append(self._apply(self.receptions[receiver], groups, fields, own=receiver, out=2 + receiver, peer=ch, rest=2 + ch))
-            groups = np.where(lengths[ch] > 0, self._network_groups(c[ch]), -1)
+            groups = np.where(full, self._network_groups(c[ch]), -1)
             parts.append(self._apply(self.network, groups, fields, rest=2 + ch))
         if self.timed:
             parts.append(self._tick(fields))
@@ -311,13 +314,13 @@ class PackedSystem:
         mask = np.uint64((1 << self.width) - 1)
         a = ((codes >> (w * np.uint64(3))) & mask).astype(np.int64)
         b = ((codes >> (w * np.uint64(2))) & mask).astype(np.int64)
-        keys = (a << 32) | b
-        results = self.pair_results.get(keys)
-        missing = np.unique(keys[results < 0])
+        results = self.pair_results.get(a, b)
+        missing = np.flatnonzero(results < 0)
         if missing.size:
-            values = [int(self.checker.disagree((self.locals.values[k >> 32][0], self.locals.values[k & 0xFFFFFFFF][0]))) for k in missing.tolist()]
-            self.pair_results.add(missing, np.array(values, dtype=np.int64))
-            results = self.pair_results.get(keys)
+            pairs = _distinct_pairs(a[missing], b[missing])
+            values = [int(self.checker.disagree((self.locals.values[x][0], self.locals.values[y][0]))) for x, y in pairs.tolist()]
+            self.pair_results.add(pairs[:, 0], pairs[:, 1], np.array(values, dtype=np.int64))
+            results = self.pair_results.get(a, b)
         bad = np.flatnonzero(results > 0)
         if bad.size:
             self.found["handshake_agreement"] = ("state", first + int(bad[0]))
@@ -341,25 +344,44 @@ class PackedSystem:
             groups = column.data[key]
         return groups
 
-    def _reception_groups(self, receiver: int, key: np.ndarray) -> np.ndarray:
+    def _reception_groups(self, receiver: int, channel: np.ndarray, local: np.ndarray, full: np.ndarray) -> np.ndarray:
         table = self.reception_groups[receiver]
-        valid = key >= 0
-        groups = np.full(len(key), -1, dtype=np.int64)
-        groups[valid] = table.get(key[valid].astype(np.uint64))
-        missing = np.unique(key[valid & (groups < 0)])
+        groups = np.full(len(channel), -1, dtype=np.int64)
+        some = np.flatnonzero(full)
+        channel, local = channel[some], local[some]
+        found = table.get(channel, local)
+        missing = np.flatnonzero(found < 0)
         if missing.size:
+            pairs = _distinct_pairs(channel[missing], local[missing])
             rows = self.receptions[receiver]
             ids = []
-            for k in missing.tolist():
-                channel, local = divmod(k, 1 << 32)
-                endpoint, ghost = self.locals.values[local]
-                steps = self.system.deliveries(receiver, endpoint, ghost, self.channels.values[channel], 0)
-                ids.append(rows.add_group([{**self._row(receiver, endpoint, ghost, label, new_ep, new_ghost), "channel": self._channel(rest)}
-                                           for label, rest, new_ep, new_ghost in steps]))
+            for ch, loc in pairs.tolist():
+                group = []
+                for seg, rest in self._takeable(ch):
+                    rest = self._channel(rest)
+                    group += [(row[0], rest) + row[2:] for row in self._reception_rows(receiver, loc, seg)]
+                ids.append(rows.add_group(group))
             rows.flush()
-            table.add(missing.astype(np.uint64), np.array(ids, dtype=np.int64))
-            groups[valid] = table.get(key[valid].astype(np.uint64))
+            table.add(pairs[:, 0], pairs[:, 1], np.array(ids, dtype=np.int64))
+            found = table.get(channel, local)
+        groups[some] = found
         return groups
+
+    def _takeable(self, channel: int) -> list:
+        found = self.takeable_memo.get(channel)
+        if found is None:
+            found = self.takeable_memo[channel] = self.system.takeable(self.channels.values[channel])
+        return found
+
+    def _reception_rows(self, receiver: int, local: int, seg: tuple) -> list:
+        """The rows of ``receiver`` (as ``local``) taking ``seg``: the same in every channel."""
+        key = (receiver, local, seg)
+        found = self.reception_memo.get(key)
+        if found is None:
+            endpoint, ghost = self.locals.values[local]
+            found = self.reception_memo[key] = [self._row(receiver, endpoint, ghost, label, new_ep, new_ghost)
+                                                for label, new_ep, new_ghost in self.system.receptions(receiver, endpoint, ghost, seg, 0)]
+        return found
 
     def _network_groups(self, channel: np.ndarray) -> np.ndarray:
         column = self.network_groups
@@ -368,38 +390,35 @@ class PackedSystem:
         if missing.size:
             for ch in missing.tolist():
                 steps = self.system.network_steps(0, self.channels.values[ch]) if self.channels.values[ch] else []
-                column.data[ch] = self.network.add_group([{"channel": self._channel(new)} for _, new in steps])
+                column.data[ch] = self.network.add_group([(-1, self._channel(new), -1, -1, 0, 0, -1) for _, new in steps])
             self.network.flush()
             groups = column.data[channel]
         return groups
 
-    def _row(self, i, endpoint, ghost, label, new_endpoint, new_ghost) -> dict:
-        row = {"local": self._local(new_endpoint, new_ghost), "sends": self.sendsets.id(label.sent),
-               "rule": label.rule, "tag": self.edge_tag(label)}
+    def _row(self, i, endpoint, ghost, label, new_endpoint, new_ghost) -> tuple:
+        own, peer = 0, -1
         if self.checker is not None:
-            own = 0
             for name in self.checker.step_violations(label, endpoint, new_endpoint, ghost, new_ghost):
                 own |= BIT[name]
-            row["own"] = own
             tests = self.checker.peer_tests(label, endpoint, new_endpoint, ghost)
             if tests:
-                row["peer"] = len(self.peer_rows)
+                peer = len(self.peer_rows)
                 self.peer_rows.append(tests)
-        return row
+        return (self._local(new_endpoint, new_ghost), -1, self.sendsets.id(label.sent), label.rule, self.edge_tag(label), own, peer)
 
     def _put(self, channels: np.ndarray, sends: np.ndarray) -> np.ndarray:
         """The channels after the senders' segments are put in (``System._put``)."""
         out = channels.copy()
         some = np.flatnonzero(sends > 0)
         if some.size:
-            keys = ((channels[some] << 32) | sends[some]).astype(np.uint64)
-            found = self.puts.get(keys)
-            missing = np.unique(keys[found < 0])
+            channels, sends = channels[some], sends[some]
+            found = self.puts.get(channels, sends)
+            missing = np.flatnonzero(found < 0)
             if missing.size:
-                values = [self._channel(self.system._put(self.channels.values[k >> 32], self.sendsets.values[k & 0xFFFFFFFF]))
-                          for k in missing.tolist()]
-                self.puts.add(missing, np.array(values, dtype=np.int64))
-                found = self.puts.get(keys)
+                pairs = _distinct_pairs(channels[missing], sends[missing])
+                values = [self._channel(self.system._put(self.channels.values[ch], self.sendsets.values[s])) for ch, s in pairs.tolist()]
+                self.puts.add(pairs[:, 0], pairs[:, 1], np.array(values, dtype=np.int64))
+                found = self.puts.get(channels, sends)
             out[some] = found
         return out
 
@@ -413,16 +432,13 @@ class PackedSystem:
         return column.data[locals_] if missing.size else views
 
     def _peer_results(self, tests: np.ndarray, views: np.ndarray) -> np.ndarray:
-        keys = ((tests << 32) | views).astype(np.uint64)
-        found = self.peer_results.get(keys)
-        missing = np.unique(keys[found < 0])
+        found = self.peer_results.get(tests, views)
+        missing = np.flatnonzero(found < 0)
         if missing.size:
-            values = []
-            for k in missing.tolist():
-                view = self.peer_views.values[k & 0xFFFFFFFF]
-                values.append(sum(BIT[name] for name, test in self.peer_rows[k >> 32] if test(view)))
-            self.peer_results.add(missing, np.array(values, dtype=np.int64))
-            found = self.peer_results.get(keys)
+            pairs = _distinct_pairs(tests[missing], views[missing])
+            values = [sum(BIT[name] for name, test in self.peer_rows[t] if test(self.peer_views.values[v])) for t, v in pairs.tolist()]
+            self.peer_results.add(pairs[:, 0], pairs[:, 1], np.array(values, dtype=np.int64))
+            found = self.peer_results.get(tests, views)
         return found
 
     def _tick(self, fields):
@@ -483,3 +499,9 @@ class PackedSystem:
             (ep0, g0), (ep1, g1) = self.locals.values[a], self.locals.values[b]
             representatives.append(((ep0, ep1), (some if full0 else (), some if full1 else ()), (g0, g1) if g0 is not None else ()))
         return classes, representatives
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The distinct (a, b) pairs of two arrays of small non-negative numbers, as rows."""
+    keys = np.unique((a.astype(np.int64) << 32) | b.astype(np.int64))
+    return np.stack((keys >> 32, keys & 0xFFFFFFFF), axis=1)

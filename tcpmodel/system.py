@@ -235,18 +235,27 @@ class System:
         """Each way ``receiver`` may take a segment from ``channel`` (the first one, or with
         reordering any distinct one): (label, the channel without it, new endpoint, new ghost).
         ``own_length`` is the length of the receiver's outgoing channel (for ``Label.dropped``)."""
+        return [(label, rest, new_endpoint, new_ghost)
+                for seg, rest in self.takeable(channel)
+                for label, new_endpoint, new_ghost in self.receptions(receiver, endpoint, ghost, seg, own_length)]
+
+    def takeable(self, channel: tuple) -> list:
+        """The segments a receiver may take from ``channel`` (the first one, or with reordering
+        each distinct one, in channel order), each with the channel left without it."""
         out = []
         seen = set()
-        positions = range(len(channel)) if self.scenario.reordering else (0,)
-        for pos in positions:
+        for pos in range(len(channel)) if self.scenario.reordering else (0,):
             seg = channel[pos]
-            if seg in seen:
-                continue
-            seen.add(seg)
-            rest = channel[:pos] + channel[pos + 1:]
-            for label, new_endpoint in self._deliver(receiver, endpoint, seg, own_length):
-                out.append((label, rest, new_endpoint, self._advance(receiver, ghost, endpoint, new_endpoint, label)))
+            if seg not in seen:
+                seen.add(seg)
+                out.append((seg, channel[:pos] + channel[pos + 1:]))
         return out
+
+    def receptions(self, receiver: int, endpoint: tuple, ghost, seg: tuple, own_length: int) -> list:
+        """What ``receiver`` may do on taking ``seg``: (label, new endpoint, new ghost); one way,
+        or for a segment with an absolute SEQ one per outcome (``_seen_as``)."""
+        return [(label, new_endpoint, self._advance(receiver, ghost, endpoint, new_endpoint, label))
+                for label, new_endpoint in self._deliver(receiver, endpoint, seg, own_length)]
 
     def _advance(self, i: int, ghost, pre: tuple, post: tuple, label: Label):
         if self.observer is None:
