@@ -40,8 +40,8 @@ class Exploration:
     depth: int = 0
     index: dict = field(default_factory=dict)
     packed: bool = False  # explored by the packed (batched) search
-    store_bytes: int = 0  # memory of the stored states: codes, hash index, parents, edge offsets
-    edge_bytes: int = 0  # memory of the edge list: targets and tags
+    store_bytes: int = 0  # memory of the stored states: codes, hash index, parents
+    edge_bytes: int = 0  # memory of the edge list: offsets, targets and tags
     peak_rss: int = 0  # the process's peak resident set size when the search ended, in bytes
 
     @property
@@ -184,7 +184,7 @@ def _explore(model, bounds: Bounds, on_state, on_transition, progress, edge_tag)
     # States found but not expanded have no edges recorded.
     while len(offsets) < len(states) + 1:
         offsets.append(len(targets))
-    result.edge_bytes = targets.itemsize * len(targets) + len(tags)
-    result.store_bytes = parent.itemsize * len(parent) + offsets.itemsize * len(offsets)  # and the states, not measured
+    result.edge_bytes = offsets.itemsize * len(offsets) + targets.itemsize * len(targets) + len(tags)
+    result.store_bytes = parent.itemsize * len(parent)  # and the states themselves, Python tuples not measured
     result.peak_rss = peak_rss()
     return result

@@ -236,16 +236,16 @@ def _first_appearances(codes: np.ndarray):
 def _fill(result, model, store, parent, offsets, targets, tags, head, started, final=False) -> None:
     result.transitions = targets.size
     result.seconds = time.monotonic() - started
-    result.store_bytes = store.nbytes + parent.nbytes + offsets.nbytes
-    result.edge_bytes = targets.nbytes + tags.nbytes
-    result.peak_rss = peak_rss()
     if final:
-        codes = store.codes[:store.count]
-        result.states = PackedStates(model, codes)
-        result.index = PackedIndex(model, store)
+        store.trim()
         result.parent = parent.array()
         result.offsets = offsets.array()
         result.targets = targets.array()
         result.tags = tags.array()
+        result.states = PackedStates(model, store.codes[:store.count])
+        result.index = PackedIndex(model, store)
     else:
         result.states = range(store.count)  # only its length is read while the search runs
+    result.store_bytes = store.nbytes + parent.nbytes
+    result.edge_bytes = offsets.nbytes + targets.nbytes + tags.nbytes
+    result.peak_rss = peak_rss()

@@ -86,10 +86,10 @@ class StateStore:
         self._place(np.arange(self.count, needed, dtype=np.int64))
         self.count = needed
 
-    def recode(self, recode) -> None:
-        """Replace every stored code by ``recode(codes)`` (a new packing), keeping the numbers."""
-        self.codes[:self.count] = recode(self.codes[:self.count])
-        self._rehash(self.bits)
+    def trim(self) -> None:
+        """Give back the codes' spare room (once no more states will be added)."""
+        if len(self.codes) > self.count:
+            self.codes.resize(max(self.count, 1), refcheck=False)
 
     def _rehash(self, bits: int) -> None:
         self.bits = bits

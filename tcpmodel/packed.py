@@ -158,6 +158,7 @@ class PackedSystem:
         self.rule_counts = np.zeros(len(system.spec.rules) + 1, dtype=np.int64)
         self.found: dict[str, tuple] = {}  # property -> ("state", k) or ("step", k, n)
         self._chunk_rules: list = []
+        self._classes = None  # endpoint_classes, kept
         self._chunk_found: dict = {}
 
     # ------------------------------------------------------------ codes
@@ -475,29 +476,37 @@ class PackedSystem:
         """The states grouped by their two locals and whether each channel is empty: the class of
         each state, and one state per class (with, for a non-empty channel, some non-empty
         channel: a predicate that reads only endpoints, ghosts and channel emptiness has one value
-        per class)."""
+        per class). Computed once per exploration."""
+        if self._classes is not None and self._classes[0] is codes:
+            return self._classes[1:]
+        n = len(self.locals)
+        size = n * n * 4
+        keys = np.empty(len(codes), dtype=np.int64)
         w = np.uint64(self.width)
         mask = np.uint64((1 << self.width) - 1)
-        fields = [((codes >> (w * np.uint64(FIELDS - 1 - f))) & mask).astype(np.int64) for f in range(FIELDS)]
-        n = len(self.locals)
-        key = ((fields[0] * n + fields[1]) * 2 + (self.length.data[fields[2]] > 0)) * 2 + (self.length.data[fields[3]] > 0)
-        if n * n * 4 <= 1 << 26:
-            present = np.zeros(n * n * 4, dtype=bool)
-            present[key] = True
-            keys = np.flatnonzero(present)
-            number = np.zeros(n * n * 4, dtype=np.int64)
-            number[keys] = np.arange(len(keys))
-            classes = number[key]
+        for low in range(0, len(codes), 1 << 20):  # a million states at a time: little memory
+            part = codes[low:low + (1 << 20)]
+            a, b, c0, c1 = (((part >> (w * np.uint64(FIELDS - 1 - f))) & mask).astype(np.int64) for f in range(FIELDS))
+            keys[low:low + len(part)] = ((a * n + b) * 2 + (self.length.data[c0] > 0)) * 2 + (self.length.data[c1] > 0)
+        if size <= 1 << 26:
+            present = np.zeros(size, dtype=bool)
+            present[keys] = True
+            distinct = np.flatnonzero(present)
+            number = np.zeros(size, dtype=np.int32)
+            number[distinct] = np.arange(len(distinct), dtype=np.int32)
+            classes = number[keys]
         else:
-            keys, classes = np.unique(key, return_inverse=True)
+            distinct, classes = np.unique(keys, return_inverse=True)
+        del keys
         some = next((ch for ch in self.channels.values if ch), ())
         representatives = []
-        for k in keys.tolist():
+        for k in distinct.tolist():
             rest, full1 = divmod(k, 2)
             rest, full0 = divmod(rest, 2)
             a, b = divmod(rest, n)
             (ep0, g0), (ep1, g1) = self.locals.values[a], self.locals.values[b]
             representatives.append(((ep0, ep1), (some if full0 else (), some if full1 else ()), (g0, g1) if g0 is not None else ()))
+        self._classes = (codes, classes, representatives)
         return classes, representatives
 
 
