@@ -23,6 +23,8 @@ batches (a batch takes well under a second).
 
 from __future__ import annotations
 
+import mmap
+import os
 import resource
 import signal
 import threading
@@ -33,21 +35,31 @@ import numpy as np
 
 from tcpmodel.inttable import StateStore
 
-BATCH = 1 << 16  # states expanded per batch
+BATCH = 16384  # states expanded per batch
 
 
 class Growable:
-    """An append-only numpy array, grown by half in place (``ndarray.resize``: realloc, so a
-    large array is usually moved by the kernel's page tables rather than copied) and trimmed to
-    its size the same way."""
+    """An append-only numpy array over an anonymous memory mapping as large as physical memory:
+    pages become resident only when written, so growing never copies and spare room costs no
+    memory (a doubling array would hold up to twice its size resident). Where such a mapping
+    cannot be made, an array grown by half in place (``ndarray.resize``)."""
 
-    def __init__(self, dtype, capacity: int = 1024):
-        self.data = np.zeros(capacity, dtype=dtype)
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
         self.size = 0
+        try:
+            room = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // self.dtype.itemsize
+            self.data = np.frombuffer(mmap.mmap(-1, room * self.dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), dtype=self.dtype)
+            self.mapped = True
+        except (OSError, ValueError, OverflowError, AttributeError):
+            self.data = np.zeros(1024, dtype=self.dtype)
+            self.mapped = False
 
     def extend(self, values: np.ndarray) -> None:
         end = self.size + len(values)
         if end > len(self.data):
+            if self.mapped:
+                raise MemoryError("more than physical memory")
             self.data.resize(max(end, len(self.data) * 3 // 2), refcheck=False)
         self.data[self.size:end] = values
         self.size = end
@@ -56,14 +68,16 @@ class Growable:
         return self.data[self.size - 1]
 
     def array(self) -> np.ndarray:
-        """The values, the spare room given back."""
+        """The values (a view while mapped; the spare room given back otherwise)."""
+        if self.mapped:
+            return self.data[:self.size]
         if self.size < len(self.data):
             self.data.resize(self.size, refcheck=False)
         return self.data
 
     @property
     def nbytes(self) -> int:
-        return self.data.nbytes
+        return self.size * self.dtype.itemsize if self.mapped else self.data.nbytes
 
 
 class PackedStates:

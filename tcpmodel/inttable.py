@@ -36,12 +36,15 @@ def _home(keys: np.ndarray, bits: int) -> np.ndarray:
 
 
 class StateStore:
-    """States as uint64 codes, numbered in insertion order, with a hash index over them."""
+    """States as uint64 codes, numbered in insertion order, with a hash index over them.
+
+    ``codes[count]`` is always 2**64 - 1, a code no state has, so that an empty slot can be
+    looked up like a full one (it "holds" state ``count``, which matches nothing)."""
 
     def __init__(self, bits: int = 12):
         self.bits = bits
         self.slots = np.full(1 << bits, EMPTY_SLOT, dtype=np.uint32)
-        self.codes = np.zeros(1 << bits, dtype=np.uint64)
+        self.codes = np.full(1 << bits, EMPTY_KEY, dtype=np.uint64)
         self.count = 0
 
     @property
@@ -54,13 +57,11 @@ class StateStore:
         mask = (1 << self.bits) - 1
         slot = _home(keys, self.bits)
         # The first probe, for every key at once (most keys are decided there) ...
-        number = self.slots[slot].astype(np.int64)
-        filled = number != EMPTY_SLOT
-        number[~filled] = -1
-        hit = self.codes[np.maximum(number, 0)] == keys
+        number = np.minimum(self.slots[slot], self.count).astype(np.int64)  # an empty slot: the sentinel
+        hit = self.codes[number] == keys
         result = np.where(hit, number, -1)
         # ... then the keys whose home slot holds another state probe on.
-        pending = np.flatnonzero(filled & ~hit)
+        pending = np.flatnonzero(~hit & (number != self.count))
         slot = (slot[pending] + 1) & mask
         while pending.size:
             number = self.slots[slot]
@@ -75,38 +76,50 @@ class StateStore:
     def add(self, keys: np.ndarray) -> None:
         """Store ``keys`` (distinct, none stored yet) as the next states, in their order."""
         needed = self.count + len(keys)
+        if needed + 1 > len(self.codes):
+            self.codes.resize(max(needed + 1, len(self.codes) * 3 // 2), refcheck=False)  # in place where it can
+        self.codes[self.count:needed] = keys
+        self.codes[needed] = EMPTY_KEY
         if needed > (1 << self.bits) * MAX_LOAD:
             bits = self.bits
             while needed > (1 << bits) * MAX_LOAD:
                 bits += 1
+            self.count = needed
             self._rehash(bits)
-        if needed > len(self.codes):
-            self.codes.resize(max(needed, len(self.codes) * 3 // 2), refcheck=False)  # in place where it can
-        self.codes[self.count:needed] = keys
-        self._place(np.arange(self.count, needed, dtype=np.int64))
-        self.count = needed
+        else:
+            self._place(np.arange(self.count, needed, dtype=np.int64))
+            self.count = needed
 
     def trim(self) -> None:
         """Give back the codes' spare room (once no more states will be added)."""
-        if len(self.codes) > self.count:
-            self.codes.resize(max(self.count, 1), refcheck=False)
+        if len(self.codes) > self.count + 1:
+            self.codes.resize(self.count + 1, refcheck=False)
 
     def _rehash(self, bits: int) -> None:
+        """A new table of 2**bits slots. Placing the states in the order of their home slots
+        makes linear probing a running maximum: each takes the first free slot at or after its
+        home, which is one past the slot taken before it unless its home lies further on."""
         self.bits = bits
-        self.slots = np.full(1 << bits, EMPTY_SLOT, dtype=np.uint32)
-        self._place(np.arange(self.count, dtype=np.int64))
+        size = 1 << bits
+        self.slots = np.full(size, EMPTY_SLOT, dtype=np.uint32)
+        ordered = _home(self.codes[:self.count], bits).astype(np.uint64)
+        ordered <<= np.uint64(32)
+        ordered |= np.arange(self.count, dtype=np.uint64)
+        ordered.sort()
+        homes = (ordered >> np.uint64(32)).astype(np.int64)
+        numbers = (ordered & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        del ordered
+        steps = np.arange(self.count, dtype=np.int64)
+        at = np.maximum.accumulate(homes - steps) + steps if self.count else steps
+        inside = at < size
+        self.slots[at[inside]] = numbers[inside]
+        self._place(numbers[~inside])  # those past the end wrap round to the first free slots
 
     def _place(self, numbers: np.ndarray) -> None:
         mask = (1 << self.bits) - 1
         slot = _home(self.codes[numbers], self.bits)
         while numbers.size:
             free = self.slots[slot] == EMPTY_SLOT
-            if free.all():
-                contenders, at = numbers, slot
-                self.slots[at] = contenders
-                lost = np.flatnonzero(self.slots[at] != contenders)
-                numbers, slot = contenders[lost], (at[lost] + 1) & mask
-                continue
             contenders, at = numbers[free], slot[free]
             self.slots[at] = contenders
             won = self.slots[at] == contenders
