@@ -106,14 +106,17 @@ class StateStore:
         ordered <<= np.uint64(32)
         ordered |= np.arange(self.count, dtype=np.uint64)
         ordered.sort()
-        homes = (ordered >> np.uint64(32)).astype(np.int64)
-        numbers = (ordered & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        numbers = (ordered & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        at = (ordered >> np.uint64(32)).astype(np.int64)  # home slots, in order
         del ordered
         steps = np.arange(self.count, dtype=np.int64)
-        at = np.maximum.accumulate(homes - steps) + steps if self.count else steps
+        at -= steps
+        np.maximum.accumulate(at, out=at)
+        at += steps
+        del steps
         inside = at < size
         self.slots[at[inside]] = numbers[inside]
-        self._place(numbers[~inside])  # those past the end wrap round to the first free slots
+        self._place(numbers[~inside].astype(np.int64))  # those past the end wrap round to the first free slots
 
     def _place(self, numbers: np.ndarray) -> None:
         mask = (1 << self.bits) - 1

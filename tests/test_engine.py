@@ -555,7 +555,7 @@ def test_backward_reachability_by_sweeps_matches_the_bfs(monkeypatch):
     goal = [ex.index[(6, 6)]]
     expected = backward_reachable(ex, goal, predecessors(ex))
     assert (backward_reachable(ex, goal) == expected).all()
-    monkeypatch.setattr(graph_module, "SWEEP_BLOCK", 3)
+    monkeypatch.setattr(graph_module, "SWEEP_PART", 3)
     assert (backward_reachable(ex, goal) == expected).all()
     monkeypatch.setattr(graph_module, "SWEEPS", 0)
     assert (backward_reachable(ex, goal) == expected).all()
