@@ -2,25 +2,29 @@
 
 A state of ``System`` is ((endpoint A, endpoint B), (channel A->B, channel B->A), (ghost A, ghost B)).
 Here an endpoint together with its ghost is a *local*, and locals and channels are interned:
-numbered in order of first appearance. A state is one 64-bit code of four fields (A's local,
-B's local, the channel A->B, the channel B->A), so the explorer stores 8 bytes per state and the
-garbage collector never sees a state.
+numbered in order of first appearance. A state is one 64-bit code of four 16-bit fields (A's
+local, B's local, the channel A->B, the channel B->A), so the explorer stores 8 bytes per state
+and the garbage collector never sees a state. A scenario with more than 65,536 distinct locals or
+channels raises ``PackedOverflow``, and ``check`` explores it state by state instead.
 
 Few distinct locals and channels occur (the default scenario of specs/rfc9293.toml: 534 locals
 and 3,964 channels in 6.9 M states), and each part of a step reads only some of the fields:
 
 - a user call or timeout of endpoint i reads its local, the length of its outgoing channel,
   whether the network is empty and whether the peer has a retransmission pending;
-- a delivery to endpoint r reads the channel towards r and r's local;
+- a delivery to endpoint r reads the channel towards r and r's local (and is the same for a
+  segment whichever channel it lies in);
 - a loss or duplication reads one channel;
 - putting segments into a channel reads that channel and the segments.
 
 So each part is computed once, in Python, by ``System`` itself (``endpoint_steps``,
-``deliveries``, ``network_steps``; there is one TCP model) for each distinct value of what it
-reads, and kept as *rows*: the fields it changes, the segments it sends, the rule, the edge tag and
+``takeable`` and ``receptions``, ``network_steps``, ``_put``; there is one TCP model) for each
+distinct value of what it reads, and kept as *rows*: the fields it changes, the segments it sends, the rule, the edge tag and
 the properties it breaks. A batch of states is then expanded with numpy alone: the rows of each
 state are looked up by its fields and turned into successor codes, in exactly the order
-``System.successors`` yields them, so the explored graph is the same graph, numbered the same way.
+``System.successors`` yields them, so the explored graph is the same graph, numbered the same way
+(``tests/test_packed.py`` compares the two searches edge by edge). At the default scenario 122 K
+distinct (channel, local) pairs are computed in Python for 52 M transitions.
 
 Properties are evaluated on the same rows: the step properties (``Checker.step_violations``) once
 per row; those that also read the peer (``Checker.peer_tests``) once per row and peer view; the
