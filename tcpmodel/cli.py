@@ -125,29 +125,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("files", metavar="FILE", nargs="+", help="a .jsonl trace, or a pcap / pcapng capture")
     audit.add_argument("--spec", default="specs/rfc9293.toml", help="the spec to judge against (default: %(default)s)")
-    audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
+    audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default), or a stack's: linux, pytcp, lwip, slirp, gvisor; see the README's profiles")
     audit.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     audit.add_argument("--out", metavar="DIR", default="audits", help="where ladder diagrams (SVG) of FAILs are written (default: %(default)s)")
     conform = _subcommand(
         commands, "conform", "run the conformance vectors against a real TCP stack and judge it (root)", CONFORM_EPILOG,
             "Drive a real TCP stack with the conformance vectors (tcpmodel vectors) in both roles and judge "
-            "what it did with the oracle. Linux: the kernel's own TCP, each vector in a fresh network "
-            "namespace, the tester on the other side of a TUN device (needs root). Every vector gets PASS, "
+            "what it did with the oracle. linux: the kernel's own TCP, each vector in a fresh network "
+            "namespace, the tester on the other side of a TUN device (needs root); pytcp, lwip, slirp, gvisor: "
+            "user-space stacks, each run as a process of its own on a socketpair (`tcpmodel stacks --install` "
+            "installs them). Every vector gets PASS, "
             "FAIL (the first deviation: what was seen, what the spec allowed, the RFC section), INCONCLUSIVE, "
             "SKIPPED (with why: it waits for a USER or TIME-WAIT timeout, or the stack's interface cannot make "
-            "its call) or ERROR (the stack did not finish in time). The traces, pcaps and ladder diagrams of "
-            "the vectors that do not PASS are written to --out.",
+            "its call) or ERROR (the stack did not finish in time). A FAIL names the stack's finding that explains "
+            "it (a MUST violation, a MAY/SHOULD departure the spec does not model, a §3.10 procedure departure, or "
+            "the harness), or says UNEXPLAINED. The traces, pcaps and ladder diagrams of the vectors that do not "
+            "PASS are written to --out.",
     )
-    conform.add_argument("--stack", required=True, metavar="STACK", help="the stack to drive: linux")
+    conform.add_argument("--stack", required=True, metavar="STACK", help="the stack to drive: linux, pytcp, lwip, slirp or gvisor (tcpmodel stacks lists them)")
     conform.add_argument("--spec", default="specs/rfc9293.toml", help="the spec (default: %(default)s)")
-    conform.add_argument("--profile", default="rfc9293", help="rfc9293 (default) or linux; see the README's profiles")
+    conform.add_argument("--profile", help="the profile to judge by (default: the stack's own, e.g. linux for linux; rfc9293 is RFC 9293 as written); see the README's profiles")
     conform.add_argument("--vectors", metavar="SELECTOR", help="only vectors whose name contains one of these comma-separated substrings or matches a glob")
     conform.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S", help="per vector; a stack that takes longer is killed (default: %(default)s s)")
     conform.add_argument("--settle", type=_positive_float, default=0.05, metavar="S", help="seconds to collect the stack's segments after each stimulus, at least (default: %(default)s)")
     conform.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    conform.add_argument("--out", metavar="DIR", default="conformance-runs", help="traces, pcaps and ladders of the vectors that do not PASS (default: %(default)s)")
+    conform.add_argument("--out", metavar="DIR", help="traces, pcaps and ladders of the vectors that do not PASS (default: beside --report, e.g. reports/conformance/linux/, else conformance-runs)")
     conform.add_argument("--keep-all", action="store_true", help="also write the trace and pcap of every PASS")
-    conform.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/conformance/linux.md)")
+    conform.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/conformance/linux.md), its JSON beside it, and regenerate the matrix README.md of that directory from every stack's JSON there")
     conform.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="a progress line on stderr (default: on)")
     stacks = _subcommand(
         commands, "stacks", "list the real TCP stacks conform can drive; install what they need", STACKS_EPILOG,
@@ -224,12 +228,14 @@ exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no 
 
 
 CONFORM_EPILOG = """examples:
-  tcpmodel conform --stack linux                                 every vector, profile rfc9293
-  tcpmodel conform --stack linux --profile linux --report reports/conformance/linux.md
+  tcpmodel conform --stack linux                                 every vector, profile linux
+  tcpmodel conform --stack lwip --report reports/conformance/lwip.md   also the report, its JSON, the matrix
+  tcpmodel conform --stack pytcp --profile rfc9293               judged by RFC 9293 as written
   tcpmodel conform --stack linux --vectors 'active.rule.*,passive.ESTABLISHED' --json
 
 exit codes: 0 every vector PASSes or is SKIPPED, 1 a vector FAILs, is INCONCLUSIVE or ERROR,
-2 bad input, or the stack cannot run here (not root, no network namespaces, no /dev/net/tun),
+2 bad input, or the stack cannot run here (not root, no network namespaces, no /dev/net/tun,
+not installed: see tcpmodel stacks),
 3 interrupted (the vectors run so far are printed)
 """
 
@@ -423,22 +429,27 @@ def run_vectors(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the folder: {exc.strerror or exc}", where=str(out)) from None
+    left_out: dict[str, int] = {}  # reason -> vectors without a packetdrill script
     if args.format == "jsonl":
         written = [out / "vectors.jsonl"]
         write_atomic(written[0], vectors_jsonl(suite))
     else:
-        from tcpmodel.packetdrill import exportable, script
+        from tcpmodel.packetdrill import not_exported, script
 
         written = []
         for vector in suite.vectors:
-            if exportable(vector):
-                written.append(out / f"{vector.name.replace(' ', '_')}.pkt")
-                write_atomic(written[-1], script(vector))
+            reason = not_exported(vector)
+            if reason:
+                left_out[reason] = left_out.get(reason, 0) + 1
+                continue
+            written.append(out / f"{vector.name.replace(' ', '_')}.pkt")
+            write_atomic(written[-1], script(vector, spec.constants.get("RCV.WND", 0)))
     if args.json:
-        print(json.dumps({**coverage_json(suite), "format": args.format, "files": len(written), "out": str(out)}, indent=2))
+        print(json.dumps({**coverage_json(suite), "format": args.format, "files": len(written), "out": str(out),
+                          **({"not_exported": left_out} if args.format == "packetdrill" else {})}, indent=2))
     else:
-        skipped = len(suite.vectors) - len(written) if args.format == "packetdrill" else 0
-        note = f" ({skipped} vectors wait for a user timeout or TIME-WAIT and are not exported)" if skipped else ""
+        notes = "; ".join(f"{n} vector{'s' if n != 1 else ''}: {why}" for why, n in sorted(left_out.items()))
+        note = f" (not exported: {notes})" if left_out else ""
         print(coverage_text(suite) + f"written:   {len(written)} file{'s' if len(written) != 1 else ''} in {out}{note}")
     return EXIT_OK
 
@@ -499,16 +510,18 @@ def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) ->
 def run_conform(args) -> int:
     import os
     import shlex
+    import shutil
     import time
 
-    from tcpmodel.harness import Settings, conform_json, conform_markdown, conform_text, run_suite, select
+    from tcpmodel.conformreport import conform_json, conform_markdown, conform_text, load_results, matrix_markdown
+    from tcpmodel.harness import Settings, run_suite, select
     from tcpmodel.oracle import profile_named
     from tcpmodel.spec import load_spec
     from tcpmodel.stacks import stack_module
     from tcpmodel.vectors import generate
 
     stack = stack_module(args.stack)
-    profile = profile_named(args.profile)
+    profile = profile_named(args.profile or getattr(stack, "PROFILE", "rfc9293"))
     spec = load_spec(args.spec)
     reason = stack.unavailable_reason()
     if reason:
@@ -516,6 +529,9 @@ def run_conform(args) -> int:
     vectors = select(generate(spec).vectors, args.vectors)
     if not vectors:
         raise InputError(f"no vector matches --vectors {args.vectors!r}")
+    findings, complete = getattr(stack, "FINDINGS", ()), not args.vectors
+    # A report keeps its FAILs' traces, pcaps and ladders beside it: reports/conformance/linux/.
+    out = Path(args.out) if args.out else Path(args.report).with_suffix("") if args.report else Path("conformance-runs")
     interactive = sys.stderr.isatty()
     last = [0.0]
 
@@ -531,16 +547,27 @@ def run_conform(args) -> int:
         sys.stderr.flush()
 
     started, interrupted = time.monotonic(), []
-    outcomes = run_suite(spec, vectors, stack, profile, Settings(settle=args.settle, timeout=args.timeout), Path(args.out),
+    staging = out.with_name(f".{out.name}.partial") if args.report and not args.out else out
+    if staging != out:
+        shutil.rmtree(staging, ignore_errors=True)
+    outcomes = run_suite(spec, vectors, stack, profile, Settings(settle=args.settle, timeout=args.timeout), staging,
                          keep_all=args.keep_all, progress=progress if args.progress else None, interrupted=interrupted)
     seconds = time.monotonic() - started
     if args.progress and interactive:
         sys.stderr.write("\r" + " " * 99 + "\r")
     info = {"kernel": os.uname().release, **stack.describe()}
     if interrupted:
-        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds) if outcomes else "")
+        if staging != out:
+            shutil.rmtree(staging, ignore_errors=True)
+        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds, findings) if outcomes else "")
         sys.stderr.write(f"tcpmodel: interrupted at {interrupted[0]} ({len(outcomes)} of {len(vectors)} vectors run; no report written)\n")
         return EXIT_INCOMPLETE
+    if staging != out:  # the report's own directory now holds this run's files, and only them
+        shutil.rmtree(out, ignore_errors=True)
+        if staging.exists():
+            staging.rename(out)
+        for o in outcomes:
+            o.files = [str(out / Path(f).name) for f in o.files]
     if args.report:
         words = ["tcpmodel", "conform", "--stack", args.stack, "--profile", profile.name]
         if args.spec != "specs/rfc9293.toml":
@@ -548,12 +575,18 @@ def run_conform(args) -> int:
         if args.vectors:
             words += ["--vectors", args.vectors]
         words += ["--report", args.report]
-        text = conform_markdown(shlex.join(words), args.stack, info, profile, outcomes, seconds)
-        write_atomic(Path(args.report), text, "the report")
+        report = Path(args.report)
+        text = conform_markdown(shlex.join(words), args.stack, info, profile, outcomes, seconds, findings, complete, report.parent)
+        write_atomic(report, text, "the report")
+        data = conform_json(args.stack, info, profile, outcomes, seconds, findings, complete)
+        write_atomic(report.with_suffix(".json"), json.dumps(data, indent=1) + "\n", "the report's JSON")
+        matrix = matrix_markdown(shlex.join(words[:3] + ["STACK", "--report", str(report.parent / "STACK.md")]),
+                                 load_results(report.parent))
+        write_atomic(report.parent / "README.md", matrix, "the conformance matrix")
     if args.json:
-        sys.stdout.write(json.dumps(conform_json(args.stack, info, profile, outcomes, seconds), indent=2) + "\n")
+        sys.stdout.write(json.dumps(conform_json(args.stack, info, profile, outcomes, seconds, findings, complete), indent=2) + "\n")
     else:
-        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds))
+        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds, findings, complete))
     return EXIT_OK if all(o.verdict in ("PASS", "SKIPPED") for o in outcomes) else EXIT_VIOLATION
 
 

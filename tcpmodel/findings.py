@@ -9,6 +9,10 @@ to) says there, what the stack does instead, and how strong the requirement it d
 - ``SHOULD`` / ``MAY``: the RFC allows the behaviour, but the spec does not model the
   alternative yet, so the oracle cannot accept it; the report says so. (An allowance the spec
   does model belongs in the stack's profile instead, where the vector then PASSes.)
+- ``procedure``: the stack departs from the event processing of RFC 9293 §3.10 where no
+  requirement keyword (MUST-n, SHLD-n, MAY-n) governs the step; §3.10 calls itself "an example
+  of one possible implementation" from which others "should differ ... only in detail, not in
+  substance", so the report names the step and lets the reader weigh it.
 - ``harness``: the deviation is the harness's, not the stack's: the stack's API makes the call
   differently from RFC 9293's user interface, and the report says how.
 
@@ -23,7 +27,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-KINDS = ("MUST", "SHOULD", "MAY", "harness")
+KINDS = ("MUST", "SHOULD", "MAY", "procedure", "harness")
 
 
 @dataclass(frozen=True)

@@ -142,23 +142,31 @@ def _why_impossible(spec: Spec, state: str, kind: str, position: str, reached: s
 
 def _role_vectors(spec: Spec, role: str, reached: set[str], progress) -> list[Vector]:
     system = System(spec, make_scenario(spec, {**SCENARIO, "roles": list(ROLES[role])}))
-    first_rule: dict[int, tuple[int, object]] = {}
-    first_state: dict[str, int] = {}
+    # Prefixes a socket API can drive first; the RFC's other prefixes only where none exists.
+    first_rule: dict[int, tuple] = {}  # rule -> (exploration, k, label)
+    first_state: dict[str, tuple] = {}  # state name -> (exploration, k)
+    models = [_SocketDrivable(system)] if role == "passive" else []
+    for model in [*models, system]:
+        found_rule, found_state = {}, {}
 
-    def on_state(k, state):
-        first_state.setdefault(spec.states[state[0][0][0][0]], k)
+        def on_state(k, state, found_state=found_state):
+            found_state.setdefault(spec.states[state[0][0][0][0]], k)
 
-    def on_transition(k, label, j, state, nxt):
-        if label.actor == 0 and label.kind in ("call", "segment", "timer") and label.rule not in first_rule:
-            first_rule[label.rule] = (k, label)
+        def on_transition(k, label, j, state, nxt, found_rule=found_rule):
+            if label.actor == 0 and label.kind in ("call", "segment", "timer") and label.rule not in found_rule:
+                found_rule[label.rule] = (k, label)
 
-    ex = explore(system, on_state=on_state, on_transition=on_transition, progress=progress)
+        ex = explore(model, on_state=on_state, on_transition=on_transition, progress=progress)
+        for rule, (k, label) in found_rule.items():
+            first_rule.setdefault(rule, (ex, k, label))
+        for state, k in found_state.items():
+            first_state.setdefault(state, (ex, k))
     reached |= set(first_state)
     builder = _Builder(spec, system, role)
     vectors = []
-    for rule, (k, label) in sorted(first_rule.items()):
+    for rule, (ex, k, label) in sorted(first_rule.items(), key=lambda item: item[0]):
         vectors.append(builder.vector(f"{role}.rule.{spec.rules[rule].name}", f"rule {spec.rules[rule].name}", _labels(system, ex, k) + [label]))
-    for state, k in sorted(first_state.items(), key=lambda item: spec.states.index(item[0])):
+    for state, (ex, k) in sorted(first_state.items(), key=lambda item: spec.states.index(item[0])):
         labels = _labels(system, ex, k)
         for kind in KINDS:
             for position in positions_for(spec, state):
@@ -167,6 +175,29 @@ def _role_vectors(spec: Spec, role: str, reached: set[str], progress) -> list[Ve
                 name = f"{role}.{state}.{kind}.{position.replace(' ', '_')}"
                 vectors.append(builder.vector(name, f"{state} / {kind} / {position}", labels, (kind, position)))
     return vectors
+
+
+class _SocketDrivable:
+    """The system without the user calls of a passive endpoint A in SYN-RECEIVED.
+
+    RFC 9293's user may CLOSE, ABORT or SEND on a passive open before the handshake completes,
+    but a socket API has no handle on that connection until accept() returns it (Linux, lwIP's
+    raw API, gVisor's and PyTCP's sockets alike), so a vector whose prefix makes such a call can
+    only be SKIPPED on a real stack. The passive role's vectors reach each state and rule by the
+    shortest run without such calls where one exists."""
+
+    def __init__(self, system: System):
+        self.system = system
+        self.syn_received = system.spec.states.index("SYN-RECEIVED")
+
+    def initial_states(self):
+        return self.system.initial_states()
+
+    def successors(self, state):
+        blocked = state[0][0][0][0] == self.syn_received
+        for label, nxt in self.system.successors(state):
+            if not (blocked and label.actor == 0 and label.kind == "call"):
+                yield label, nxt
 
 
 def witnessed_offsets(spec: Spec) -> dict[str, int]:

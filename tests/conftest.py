@@ -20,3 +20,21 @@ def reference():
 
 def check_scenario(spec, **settings):
     return check(spec, make_scenario(spec, settings))
+
+
+def require_stack(name: str):
+    """The stack module ``name``, if it can run here. Otherwise the test is skipped with the
+    reason, unless TCPMODEL_REQUIRE_STACKS names it (or says "all"): CI sets it, so that there a
+    stack that cannot run fails its tests instead of skipping them."""
+    import os
+
+    from tcpmodel.stacks import stack_module
+
+    module = stack_module(name)
+    reason = module.unavailable_reason()
+    if reason:
+        required = {n.strip() for n in os.environ.get("TCPMODEL_REQUIRE_STACKS", "").split(",") if n.strip()}
+        if name in required or "all" in required:
+            pytest.fail(f"the {name} stack is required here (TCPMODEL_REQUIRE_STACKS) but cannot run: {reason}")
+        pytest.skip(reason)
+    return module

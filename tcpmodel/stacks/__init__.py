@@ -12,7 +12,7 @@ The user-space stacks run as a process each, driven by ``process`` over a socket
 and a line protocol (user calls); their C and Go programs are built by ``build``.
 """
 
-STACKS = ("linux",)
+STACKS = ("linux", "pytcp", "slirp", "lwip", "gvisor")
 
 
 def stack_module(name: str):

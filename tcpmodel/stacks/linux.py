@@ -52,9 +52,11 @@ import struct
 import subprocess
 import threading
 
+from tcpmodel.findings import Finding
 from tcpmodel.harness import Recording, Settings, StackHung, Unsupported, drive
 
 NAME = "linux"
+PROFILE = "linux"  # the profile its report is judged by: RFC 9293 with the MAY/SHOULD allowances Linux takes
 DEVICE = "tcpm0"
 STACK_ADDRESS, TESTER_ADDRESS, PREFIX_LENGTH = "10.9.0.1", "10.9.0.2", 24
 PORTS = {"active": (40000, 5000), "passive": (5000, 40000)}  # role -> (stack's port, tester's port)
@@ -314,3 +316,74 @@ class LinuxAdapter:
 
 def _state(sock: socket.socket) -> int:
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)[0]
+
+
+# ---------------------------------------------------------------- what its FAILs mean
+# Read off the traces and ladders of `tcpmodel conform --stack linux` on Linux 6.18, with the
+# kernel functions that decide (net/ipv4/tcp_input.c, tcp_minisocks.c).
+
+FINDINGS = (
+    Finding(
+        "syn-resent-after-bad-ack", "SHOULD", "RFC 6298 §5 (the RECOMMENDED timer management), RFC 9293 §3.8.1",
+        "a segment is retransmitted when its retransmission timer expires, an RTO after it was sent",
+        "answers an unacceptable ACK in SYN-SENT with the reset §3.10.7.3 asks for, then re-arms the SYN's timer "
+        "with TCP_TIMEOUT_MIN (tcp_rcv_synsent_state_process, in case the peer ignored an earlier reset), so the "
+        "SYN is sent again within about 10 ms",
+        ("active.SYN-SENT.*.unsent_ACK", "active.SYN-SENT.*.ACK_2^31_away"), seen=r"^<SYN "),
+    Finding(
+        "window-right-edge", "procedure", "RFC 9293 §3.10.7.4 (first, the sequence number check)",
+        "a segment is acceptable when RCV.NXT =< SEG.SEQ < RCV.NXT+RCV.WND, so an empty segment at "
+        "RCV.NXT+RCV.WND is not: an ACK there is answered with an ACK, a RST there is dropped",
+        "accepts SEQ = RCV.NXT+RCV.WND (tcp_sequence tests !after(seq, rcv_nxt + window)), so such an ACK gets "
+        "no answer and such a RST a challenge ACK; one number further on it answers as the RFC does",
+        ("*.ACK.out_of_window", "*.RST.out_of_window", "*.RST-ACK.out_of_window")),
+    Finding(
+        "half-duplex-close", "MAY", "RFC 9293 §3.6 (MAY-1, SHLD-3)",
+        "a host MAY implement a half-duplex close, and then SHOULD answer data that arrives after the CLOSE "
+        "with a reset; the spec models the full CLOSE, after which the connection still receives",
+        "holds the FIN of shutdown(SHUT_WR) back in a simultaneous open's SYN-RECEIVED until the handshake "
+        "completes, so the harness makes that CLOSE a close(), which §3.10.4 matches (the FIN goes at once); "
+        "the closed socket then resets on arriving data (SHLD-3) and, once its FIN is acknowledged, moves to "
+        "FIN-WAIT-2 without answering the segment (tcp_rcv_state_process, an orphaned socket)",
+        ("active.FIN-WAIT-1.data.*", "active.FIN-WAIT-1.FIN.last_in_window", "active.FIN-WAIT-1.FIN.out_of_window",
+         "active.rule.fin_wait_2_out_of_order")),
+    Finding(
+        "window-left-edge", "procedure", "RFC 9293 §3.10.7.4 (first, the sequence number check)",
+        "a segment whose octets all lie before RCV.NXT is not acceptable: it is answered with an ACK and dropped "
+        "before its ACK field is looked at",
+        "accepts a segment that ends at RCV.NXT (tcp_sequence compares its end with rcv_wup), so its ACK of the "
+        "FIN completes the close (CLOSING to TIME-WAIT, LAST-ACK to CLOSED) and the segment is consumed unanswered",
+        ("*.CLOSING.*.before_window", "*.LAST-ACK.*.before_window")),
+    Finding(
+        "time-wait-acks-everything", "procedure", "RFC 9293 §3.10.7.4 (TIME-WAIT in the fifth, seventh and eighth steps)",
+        "an acceptable segment in TIME-WAIT has its text ignored, a FIN restarts the 2 MSL timer, and only a "
+        "retransmission of the peer's FIN is acknowledged",
+        "answers every segment in TIME-WAIT except a bare ACK or a RST at exactly RCV.NXT with an ACK "
+        "(tcp_timewait_state_process returns TCP_TW_ACK)",
+        ("*.TIME-WAIT.ACK.last_in_window", "*.TIME-WAIT.data.*", "*.TIME-WAIT.FIN.*")),
+    Finding(
+        "time-wait-ignores-ack-field", "procedure", "RFC 9293 §3.10.7.4 (fifth, the ACK field)",
+        "a segment acknowledging something not yet sent is answered with an ACK and dropped",
+        "takes a bare ACK at RCV.NXT in TIME-WAIT as in order whatever it acknowledges, and answers nothing",
+        ("*.TIME-WAIT.ACK.unsent_ACK",)),
+    Finding(
+        "time-wait-rst-silent", "MUST", "RFC 9293 §3.10.7.4 (second, the RST bit), RFC 5961 §3.2",
+        "a stack implementing RFC 5961's protection MUST answer a RST in the window but not at RCV.NXT with a "
+        "challenge ACK <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
+        "implements RFC 5961 for full sockets, but in TIME-WAIT drops such a RST without an answer and stays "
+        "(tcp_timewait_state_process accepts a RST only at exactly RCV.NXT)",
+        ("*.TIME-WAIT.RST.last_in_window", "*.TIME-WAIT.RST-ACK.last_in_window")),
+    Finding(
+        "request-socket-reset", "procedure", "RFC 9293 §3.10.7.4 (fourth, the SYN bit)",
+        "a SYN in the window of a passive open's SYN-RECEIVED returns the connection to LISTEN without a segment",
+        "answers it as RFC 793 did, with a reset, and drops the half-open connection (tcp_check_req, "
+        "embryonic_reset)",
+        ("passive.SYN-RECEIVED.SYN.in_window", "passive.SYN-RECEIVED.SYN.last_in_window", "passive.SYN-RECEIVED.SYN-ACK.*")),
+    Finding(
+        "request-socket-synack-again", "procedure", "RFC 9293 §3.10.7.4 (first, the sequence number check)",
+        "an unacceptable segment in SYN-RECEIVED is answered with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
+        "answers a retransmission of the peer's first SYN with its SYN-ACK again (tcp_check_req), as if its "
+        "own SYN-ACK had been lost",
+        ("passive.rule.unacceptable", "passive.SYN-RECEIVED.SYN.before_window", "passive.SYN-RECEIVED.SYN.old_duplicate"),
+        seen=r"^<SYN,ACK "),
+)

@@ -74,7 +74,7 @@ class ProcessAdapter:
     """The harness's adapter (see ``tcpmodel.harness``) for a stack run as a process."""
 
     def __init__(self, argv: list[str], role: str, addresses: Addresses = DEFAULT_ADDRESSES,
-                 env: dict | None = None, cwd: str | None = None):
+                 env: dict | None = None, cwd: str | None = None, launch=None):
         stack_port, tester_port = addresses.ports[role]
         self.endpoint = f"{addresses.stack}:{stack_port}"
         self.peer = f"{addresses.tester}:{tester_port}"
@@ -83,10 +83,9 @@ class ProcessAdapter:
         self.stderr = tempfile.TemporaryFile()
         self.version = ""
         try:
-            self.process = subprocess.Popen(
+            self.process = (launch or popen)(
                 [*argv, str(child.fileno()), addresses.stack, str(stack_port), addresses.tester, str(tester_port)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, pass_fds=(child.fileno(),),
-                env=env, cwd=cwd, start_new_session=True)
+                child.fileno(), self.stderr, env, cwd)
         except OSError as exc:
             self.packets.close()
             self.stderr.close()
@@ -169,6 +168,10 @@ class ProcessAdapter:
                 raise HarnessFailed(self._complaint(f"did not answer {waiting_for!r} within {seconds:g} s"))
             chunk = os.read(stdout.fileno(), 4096)
             if not chunk:
+                try:
+                    self.process.wait(1.0)  # so that the complaint can give its exit status
+                except subprocess.TimeoutExpired:
+                    pass
                 raise HarnessFailed(self._complaint(f"exited while answering {waiting_for!r}"))
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -208,11 +211,21 @@ class ProcessAdapter:
             self.process.wait()
 
 
+def popen(argv: list[str], packet_fd: int, stderr, env: dict | None, cwd: str | None) -> subprocess.Popen:
+    """Start the program ``argv`` in a session of its own (``kill`` ends the whole session),
+    with pipes for its standard input and output and ``packet_fd`` passed on."""
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, pass_fds=(packet_fd,),
+                            env=env, cwd=cwd, start_new_session=True)
+
+
 def run_vector(argv: list[str], vector: dict, settings: Settings, model_window: int,
-               addresses: Addresses = DEFAULT_ADDRESSES, env: dict | None = None) -> Recording:
+               addresses: Addresses = DEFAULT_ADDRESSES, env: dict | None = None, launch=None) -> Recording:
     """Run one vector against a fresh instance of the program ``argv``; it is killed after
-    ``settings.timeout`` seconds (``StackHung``) and in any case when the vector ends."""
-    adapter = ProcessAdapter(argv, vector["role"], addresses, env)
+    ``settings.timeout`` seconds (``StackHung``) and in any case when the vector ends.
+    ``launch`` starts it instead of ``popen`` (same arguments; it returns an object with the
+    ``Popen`` attributes this module uses: ``pid``, ``stdin``, ``stdout``, ``poll``, ``wait``),
+    e.g. to fork it from a process that has already imported what it needs."""
+    adapter = ProcessAdapter(argv, vector["role"], addresses, env, launch=launch)
     expired = threading.Event()
 
     def expire():
@@ -222,12 +235,18 @@ def run_vector(argv: list[str], vector: dict, settings: Settings, model_window: 
     watchdog = threading.Timer(settings.timeout, expire)
     watchdog.daemon = True
     watchdog.start()
+    hung = f"no answer within {settings.timeout:g} s: the stack's process was killed"
     try:
-        return drive(vector, adapter, settings, model_window)
+        recording = drive(vector, adapter, settings, model_window)
+        if adapter.process.poll() is not None and not expired.is_set():  # it died while the last step waited
+            raise HarnessFailed(adapter._complaint("exited before the vector ended"))
     except (HarnessFailed, OSError):
         if expired.is_set():
-            raise StackHung(f"no answer within {settings.timeout:g} s: the stack's process was killed") from None
+            raise StackHung(hung) from None
         raise
     finally:
         watchdog.cancel()
         adapter.close()
+    if expired.is_set():  # killed while the last step waited: what it recorded after that proves nothing
+        raise StackHung(hung)
+    return recording
