@@ -33,7 +33,7 @@ examples:
   tcpmodel check specs/rfc9293.toml --incarnations 1 --no-abort --json
   tcpmodel check specs/variants/no_time_wait.toml        a variant: prints a counterexample
   tcpmodel check specs/rfc9293.toml --enable rfc5961     with RFC 5961 challenge ACKs
-  tcpmodel check specs/rfc9293.toml --reduce              fewer states, the same verdicts (see README)
+  tcpmodel check specs/rfc9293.toml --reduce             fewer states, the same verdicts (see README)
   tcpmodel check specs/rfc9293.toml --max-memory 2G       stop (exit 3) once 2 GiB are in use
 
 exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete

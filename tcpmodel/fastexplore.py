@@ -23,8 +23,6 @@ batches (a batch takes well under a second).
 
 from __future__ import annotations
 
-import mmap
-import os
 import resource
 import signal
 import threading
@@ -33,27 +31,24 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from tcpmodel.inttable import StateStore
+from tcpmodel.inttable import StateStore, mapped, physical_memory
 
 BATCH = 16384  # states expanded per batch
 
 
 class Growable:
-    """An append-only numpy array over an anonymous memory mapping as large as physical memory:
-    pages become resident only when written, so growing never copies and spare room costs no
-    memory (a doubling array would hold up to twice its size resident). Where such a mapping
-    cannot be made, an array grown by half in place (``ndarray.resize``)."""
+    """An append-only numpy array over an anonymous memory mapping as large as physical memory
+    (``inttable.mapped``): pages become resident only when written, so growing never copies and
+    spare room costs no memory (a doubling array would hold up to twice its size resident).
+    Where such a mapping cannot be made, an array grown by half in place (``ndarray.resize``)."""
 
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype)
         self.size = 0
-        try:
-            room = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // self.dtype.itemsize
-            self.data = np.frombuffer(mmap.mmap(-1, room * self.dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS), dtype=self.dtype)
-            self.mapped = True
-        except (OSError, ValueError, OverflowError, AttributeError):
+        self.data = mapped(physical_memory() // self.dtype.itemsize, self.dtype)
+        self.mapped = self.data is not None
+        if not self.mapped:
             self.data = np.zeros(1024, dtype=self.dtype)
-            self.mapped = False
 
     def extend(self, values: np.ndarray) -> None:
         end = self.size + len(values)

@@ -21,6 +21,9 @@ correctly without a Python loop.
 
 from __future__ import annotations
 
+import mmap
+import os
+
 import numpy as np
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: Fibonacci hashing
@@ -35,6 +38,31 @@ def _home(keys: np.ndarray, bits: int) -> np.ndarray:
         return ((keys * _MULTIPLIER) >> np.uint64(64 - bits)).astype(np.int64)
 
 
+def mapped(size: int, dtype) -> np.ndarray:
+    """A zeroed array over an anonymous memory mapping, on huge pages where the kernel gives them
+    (the hash index and the codes are read at random: with 4 KiB pages nearly every probe would
+    also miss the TLB). None where no such mapping can be made."""
+    dtype = np.dtype(dtype)
+    try:
+        region = mmap.mmap(-1, max(size, 1) * dtype.itemsize, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    except (OSError, ValueError, OverflowError, AttributeError):
+        return None
+    if hasattr(region, "madvise") and hasattr(mmap, "MADV_HUGEPAGE"):
+        try:
+            region.madvise(mmap.MADV_HUGEPAGE)
+        except OSError:
+            pass
+    return np.frombuffer(region, dtype=dtype)
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory: how much an array could ever hold here."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError, AttributeError):
+        return 1 << 36
+
+
 class StateStore:
     """States as uint64 codes, numbered in insertion order, with a hash index over them.
 
@@ -43,13 +71,19 @@ class StateStore:
 
     def __init__(self, bits: int = 12):
         self.bits = bits
-        self.slots = np.full(1 << bits, EMPTY_SLOT, dtype=np.uint32)
-        self.codes = np.full(1 << bits, EMPTY_KEY, dtype=np.uint64)
+        self.slots = _slots(1 << bits)
+        # The codes live in a mapping as large as physical memory: pages become resident only
+        # when written, so they grow without copying and without spare room.
+        self.codes = mapped(physical_memory() // 8, np.uint64)
+        self.reserved = self.codes is not None
+        if not self.reserved:
+            self.codes = np.zeros(1 << bits, dtype=np.uint64)
+        self.codes[0] = EMPTY_KEY
         self.count = 0
 
     @property
     def nbytes(self) -> int:
-        return self.slots.nbytes + self.codes.nbytes
+        return self.slots.nbytes + 8 * (self.count + 1)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The number of each key's state, or -1 where it is not stored."""
@@ -77,6 +111,8 @@ class StateStore:
         """Store ``keys`` (distinct, none stored yet) as the next states, in their order."""
         needed = self.count + len(keys)
         if needed + 1 > len(self.codes):
+            if self.reserved:
+                raise MemoryError("more states than physical memory can hold")
             self.codes.resize(max(needed + 1, len(self.codes) * 3 // 2), refcheck=False)  # in place where it can
         self.codes[self.count:needed] = keys
         self.codes[needed] = EMPTY_KEY
@@ -92,7 +128,7 @@ class StateStore:
 
     def trim(self) -> None:
         """Give back the codes' spare room (once no more states will be added)."""
-        if len(self.codes) > self.count + 1:
+        if not self.reserved and len(self.codes) > self.count + 1:
             self.codes.resize(self.count + 1, refcheck=False)
 
     def _rehash(self, bits: int) -> None:
@@ -101,7 +137,8 @@ class StateStore:
         home, which is one past the slot taken before it unless its home lies further on."""
         self.bits = bits
         size = 1 << bits
-        self.slots = np.full(size, EMPTY_SLOT, dtype=np.uint32)
+        self.slots = None  # the old table goes before the new one is made
+        self.slots = _slots(size)
         ordered = _home(self.codes[:self.count], bits).astype(np.uint64)
         ordered <<= np.uint64(32)
         ordered |= np.arange(self.count, dtype=np.uint64)
@@ -128,6 +165,14 @@ class StateStore:
             won = self.slots[at] == contenders
             numbers = np.concatenate((numbers[~free], contenders[~won]))
             slot = (np.concatenate((slot[~free], at[~won])) + 1) & mask
+
+
+def _slots(size: int) -> np.ndarray:
+    slots = mapped(size, np.uint32) if size >= 1 << 20 else None
+    if slots is None:
+        return np.full(size, EMPTY_SLOT, dtype=np.uint32)
+    slots.fill(EMPTY_SLOT)
+    return slots
 
 
 class IntMap:
