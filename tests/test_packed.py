@@ -67,6 +67,31 @@ def test_packed_and_state_by_state_agree_on_variants(variant):
     assert_same_check(generic, packed)
 
 
+@pytest.mark.parametrize("bound", [1, 700, 5000])
+def test_packed_and_state_by_state_stop_at_the_same_state(reference, bound):
+    """--max-states cuts the search after the same state, with the same rule counts so far and
+    the same violations found so far (here: none, so every property is unknown)."""
+    scenario = make_scenario(reference, dict(incarnations=1, capacity=1))
+    generic = check(reference, scenario, Bounds(max_states=bound), engine="generic")
+    packed = check(reference, scenario, Bounds(max_states=bound))
+    assert not packed.exploration.complete and packed.exploration.stop_reason == f"--max-states {bound} reached"
+    assert_same_check(generic, packed)
+    assert all(p.holds is None for p in packed.properties)
+
+
+@pytest.mark.parametrize("bound", [20_000, 60_000])
+def test_violations_found_before_the_bound_are_the_same(bound):
+    """A cut search reports the violations it met, the same in both searches (the old duplicate
+    SYN of the two-way handshake: a state invariant and two step properties)."""
+    spec = load_spec(VARIANTS / "two_way_handshake.toml")
+    scenario = make_scenario(spec, {})
+    generic = check(spec, scenario, Bounds(max_states=bound), engine="generic")
+    packed = check(spec, scenario, Bounds(max_states=bound))
+    assert not packed.exploration.complete
+    assert {p.prop.name for p in packed.violated} >= {"handshake_agreement"}
+    assert_same_check(generic, packed)
+
+
 def test_too_many_values_for_the_packed_code_fall_back_to_the_state_by_state_search(reference, monkeypatch):
     import tcpmodel.packed as packed_module
 
