@@ -13,6 +13,7 @@ import numpy as np
 from tcpmodel import graph, seqnum
 from tcpmodel.counterexample import Counterexample, build_counterexample
 from tcpmodel.explore import Bounds, Exploration, explore
+from tcpmodel.fastexplore import peak_rss
 from tcpmodel.packed import PackedOverflow, PackedSystem
 from tcpmodel.properties import FAIRNESS, PROPERTIES, Checker, Observer, Property
 from tcpmodel.scenario import Scenario
@@ -46,6 +47,7 @@ class CheckResult:
     fairness: str = FAIRNESS
     notes: list[str] = field(default_factory=list)
     reduced: bool = False  # explored with System.merge_causes
+    peak_rss: int = 0  # the process's peak resident set size when the check was done, in bytes
 
     @property
     def holds(self) -> bool:
@@ -109,7 +111,7 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
     quiet = int(np.count_nonzero(_predicates(system, exploration, [system.is_quiet])[0])) if exploration.complete else 0
     span = seqnum.span(system.sequence_numbers())
     return CheckResult(spec, scenario, exploration, results, rule_counts, inactive, unreachable, quiet, span, notes=notes,
-                       reduced=reduce)
+                       reduced=reduce, peak_rss=peak_rss())
 
 
 def _explore_generic(system: System, checker: Checker, bounds, progress, watch):

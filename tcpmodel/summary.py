@@ -38,7 +38,7 @@ def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> s
         f"explored:  {ex.count:,} states, {ex.transitions:,} transitions, depth {ex.depth}, "
         + ("complete" if ex.complete else f"INCOMPLETE ({ex.stop_reason})")
         + f", {ex.seconds:.1f} s" + (" (reduced: segment causes merged)" if result.reduced else ""),
-        f"memory:    {memory_line(ex)}",
+        f"memory:    {memory_line(ex, result.peak_rss)}",
         f"fairness:  {result.fairness}",
         "properties:",
     ]
@@ -69,10 +69,11 @@ def bytes_per_state(ex) -> float:
     return ex.store_bytes / ex.count if ex.count else 0.0
 
 
-def memory_line(ex) -> str:
+def memory_line(ex, peak: int) -> str:
     per_edge = ex.edge_bytes / ex.transitions if ex.transitions else 0.0
     store = f"{bytes_per_state(ex):.1f} bytes per stored state" if ex.packed else "states stored as Python tuples"
-    return f"{store}, {per_edge:.1f} bytes per transition (edge list), peak {ex.peak_rss / 2**20:,.0f} MB resident"
+    return (f"{store}, {per_edge:.1f} bytes per transition (edge list); peak {peak / 2**20:,.0f} MB resident "
+            f"({ex.peak_rss / 2**20:,.0f} MB when the search ended)")
 
 
 def isn_line(result: CheckResult) -> str:
@@ -115,7 +116,8 @@ def to_json(result: CheckResult, files: dict[str, list[str]] | None = None) -> d
             "bytes_per_state": round(bytes_per_state(ex), 1) if ex.packed else None,
             "store_bytes": ex.store_bytes,
             "edge_bytes": ex.edge_bytes,
-            "peak_rss_bytes": ex.peak_rss,
+            "peak_rss_bytes": result.peak_rss,
+            "search_peak_rss_bytes": ex.peak_rss,
         },
         "fairness": result.fairness,
         "properties": [
