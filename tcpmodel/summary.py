@@ -39,6 +39,7 @@ def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> s
         + ("complete" if ex.complete else f"INCOMPLETE ({ex.stop_reason})")
         + f", {ex.seconds:.1f} s" + (" (reduced: segment causes merged)" if result.reduced else ""),
         f"memory:    {memory_line(ex, result.peak_rss)}",
+        *(f"note:      {note}" for note in result.notes),
         f"fairness:  {result.fairness}",
         "properties:",
     ]
@@ -119,6 +120,7 @@ def to_json(result: CheckResult, files: dict[str, list[str]] | None = None) -> d
             "peak_rss_bytes": result.peak_rss,
             "search_peak_rss_bytes": ex.peak_rss,
         },
+        "notes": result.notes,
         "fairness": result.fairness,
         "properties": [
             {

@@ -105,8 +105,11 @@ def test_too_many_values_for_the_packed_code_fall_back_to_the_state_by_state_sea
     scenario = make_scenario(reference, dict(incarnations=1, **FIFO))
     result = check(reference, scenario)
     assert not result.exploration.packed
-    assert any("state by state" in note for note in result.notes)
+    assert result.notes == ["explored state by state: more than 8 distinct endpoint or channel values"]
     assert (result.exploration.count, result.exploration.transitions) == (10_710, 27_657)
+    from tcpmodel.summary import to_text
+
+    assert "note:      explored state by state: more than 8 distinct endpoint or channel values" in to_text(result)
 
 
 def test_max_memory_stops_with_exit_3_and_one_line(tmp_path, capsys):
