@@ -1,6 +1,9 @@
 """Check a spec under a scenario: explore, evaluate every property, measure rule coverage.
 
-This is the library entry point behind ``tcpmodel check``; it prints nothing.
+This is the library entry point behind ``tcpmodel check``; it prints nothing. The system is
+explored by the packed search (``packed``, ``fastexplore``), which evaluates the properties on its
+memoised rows, or state by state with the properties as callbacks; both give the same graph and
+the same violations, and the liveness analysis after either is the same code.
 """
 
 from __future__ import annotations

@@ -287,6 +287,8 @@ class Checker:
         return True
 
     # ------------------------------------------------------------ liveness, after exploration
+    # These predicates read only the endpoints, their ghosts and whether each channel is empty:
+    # ``check`` evaluates them once per such combination on a packed exploration.
 
     def open_pending(self, i: int):
         names = self.state_names
