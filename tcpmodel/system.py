@@ -20,6 +20,14 @@ A system state is a tuple ``(endpoints, channels, ghost)``:
 
 Transitions are labelled tuples (see ``Label``) so a counterexample can be replayed and explained.
 
+In the untimed mode a running timer fires according to its ``untimed`` mark: "any" at any time;
+"quiet" only while the network is empty (the retransmission timeout is longer than any round
+trip; the scenario's ``premature_timeouts`` turns this into "any"); "drained" (TIME-WAIT) only once
+the network is empty and the peer has no retransmission pending: the untimed reading of "2·MSL
+has passed". The timed mode has a ``tick``
+that ages segments (a segment dies when its age reaches MSL) and counts timers down; a timer fires
+when its countdown reaches zero, and time does not pass while one is due.
+
 The reduction ``merge_causes`` (``tcpmodel check --reduce``) explores the quotient of this system
 by h, the map that clears every segment's ``cause`` except its ABSOLUTE_SEQ bit. It is sound
 because ``cause`` is written and never read, apart from that bit:
@@ -45,13 +53,6 @@ Q exists in one exactly when it exists in the other (also without the give-up st
 h keeps). A lasso's loop is then a loop of the quotient: it repeats up to the segments' causes.
 No Z3 obligation is involved: the argument is about which fields the code reads, and
 ``tests/test_reduction.py`` checks the bisimulation state by state on small scenarios.
-In the untimed mode a running timer fires according to its ``untimed`` mark: "any" at any time;
-"quiet" only while the network is empty (the retransmission timeout is longer than any round
-trip; the scenario's ``premature_timeouts`` turns this into "any"); "drained" (TIME-WAIT) only once
-the network is empty and the peer has no retransmission pending: the untimed reading of "2·MSL
-has passed". The timed mode has a ``tick``
-that ages segments (a segment dies when its age reaches MSL) and counts timers down; a timer fires
-when its countdown reaches zero, and time does not pass while one is due.
 """
 
 from __future__ import annotations
