@@ -34,6 +34,8 @@ examples:
   tcpmodel check specs/rfc9293.toml --incarnations 1 --no-abort --json
   tcpmodel check specs/variants/no_time_wait.toml        a variant: prints a counterexample
   tcpmodel check specs/rfc9293.toml --enable rfc5961     with RFC 5961 challenge ACKs
+  tcpmodel check specs/rfc9293.toml --reduce             fewer states, the same verdicts (see README)
+  tcpmodel check specs/rfc9293.toml --max-memory 2G       stop (exit 3) once 2 GiB are in use
 
 exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete
 """
@@ -67,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--out", metavar="DIR", default="counterexamples", help="where counterexamples are written (default: %(default)s)")
     check.add_argument("--max-states", type=_positive, metavar="N", help="stop after N states (exit 3)")
     check.add_argument("--max-seconds", type=_positive_float, metavar="S", help="stop after S seconds (exit 3)")
+    check.add_argument("--max-memory", type=_size, metavar="SIZE", help="stop once the process has used SIZE of memory, e.g. 2G or 500M (exit 3)")
+    check.add_argument("--reduce", action=argparse.BooleanOptionalAction, default=False,
+                       help="explore the system with segments' write-only cause field merged (System.merge_causes): "
+                            "fewer states, the same verdicts and counterexample lengths (default: off, every state)")
     check.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress on stderr (default: when stderr is a terminal)")
     add_scenario_arguments(check)
     export = _subcommand(
@@ -324,6 +330,21 @@ def _positive_number(convert, what: str):
 _positive = _positive_number(int, "a whole number")
 _positive_float = _positive_number(float, "a number of seconds")
 
+SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _size(text: str) -> int:
+    """An argparse type: a memory size such as 2G, 500M, 1.5G (binary units) or bytes."""
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in SIZE_UNITS else (cleaned, "")
+    try:
+        value = float(number) * SIZE_UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G or 500M, not {text!r}") from None
+    if value < 1 << 20:
+        raise argparse.ArgumentTypeError(f"expected a size of at least 1M, not {text!r}")
+    return int(value)
+
 
 def scenario_overrides(args) -> dict:
     out: dict = {}
@@ -397,9 +418,12 @@ def run_check(args) -> int:
     scenario = make_scenario(spec, scenario_overrides(args))
     show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
     progress = progress_printer(sys.stderr) if show_progress else None
-    result = check(spec, scenario, Bounds(args.max_states, args.max_seconds), progress)
+    result = check(spec, scenario, Bounds(args.max_states, args.max_seconds, args.max_memory), progress, reduce=args.reduce)
     if show_progress:
         sys.stderr.write("\r" + " " * 100 + "\r")
+    if result.exploration.stop_reason.startswith("--max-memory"):
+        ex = result.exploration
+        sys.stderr.write(f"tcpmodel: stopped: {ex.stop_reason} after {ex.count:,} states (peak {ex.peak_rss / 2**20:,.0f} MB resident)\n")
     files: dict[str, list[str]] = {}
     out = Path(args.out)
     for p in result.violated:

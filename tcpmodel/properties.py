@@ -130,36 +130,32 @@ class Observer:
         self.system = system
         return ((0, False, 0, 0), (0, False, 0, 0))
 
-    def advance(self, ghost: tuple, state: tuple, label: Label, core: tuple) -> tuple:
-        """The ghost fields after an endpoint step (network steps leave them unchanged)."""
-        i = label.actor
-        peer_gen, passive, delivered, ended = ghost[i]
-        pre, post = state[0][i][0], core[0][i][0]
-        if post[0] in self.system.no_tcb:  # the TCB is deleted (or never existed)
-            if pre[0] in self.orderly_ends and not any(seg[0] & RST for seg in label.sent) and (
+    def advance(self, ghost: tuple, pre: tuple, post: tuple, label: Label) -> tuple:
+        """An endpoint's ghost fields after one of its steps from endpoint ``pre`` to ``post``
+        (network steps leave them unchanged). Returns ``ghost`` itself when nothing changed."""
+        peer_gen, passive, delivered, ended = ghost
+        pre_tcb, post_tcb = pre[0], post[0]
+        if post_tcb[0] in self.system.no_tcb:  # the TCB is deleted (or never existed)
+            if pre_tcb[0] in self.orderly_ends and not any(seg[0] & RST for seg in label.sent) and (
                 label.event == "TIME-WAIT TIMEOUT" or (label.kind == "segment" and not label.segment[0] & (RST | SYN))
             ):
-                ended = state[0][i][1][0]
-            elif pre[0] not in self.system.no_tcb:
+                ended = pre[1][0]
+            elif pre_tcb[0] not in self.system.no_tcb:
                 ended = 0
             new = (0, False, 0, ended)
         elif label.kind == "call":
-            if label.event == "CLOSE" and pre[0] == self.close_wait:
+            if label.event == "CLOSE" and pre_tcb[0] == self.close_wait:
                 new = (peer_gen, True, delivered, ended)
             else:
                 return ghost
         elif label.kind != "segment":
             return ghost
-        elif pre[0] in self.opening:
+        elif pre_tcb[0] in self.opening:
             new = (label.segment[GEN], passive, delivered, 0)  # synchronized with this peer incarnation
         else:
             seg = label.segment
-            new = (peer_gen, passive, delivered + _octets_delivered(pre, post, seg, self.var["RCV.NXT"])[0], ended)
-        return ghost if new == ghost[i] else _put(ghost, i, new)
-
-
-def _put(ghost: tuple, i: int, value: tuple) -> tuple:
-    return (value, ghost[1]) if i == 0 else (ghost[0], value)
+            new = (peer_gen, passive, delivered + _octets_delivered(pre_tcb, post_tcb, seg, self.var["RCV.NXT"])[0], ended)
+        return ghost if new == ghost else new
 
 
 def _octets_delivered(pre: tuple, post: tuple, seg: tuple, rcv_nxt: int) -> tuple[int, int, int]:
@@ -196,57 +192,80 @@ class Checker:
     # ------------------------------------------------------------ during exploration
 
     def on_state(self, k: int, state: tuple) -> None:
-        if "handshake_agreement" in self.violations:
-            return
-        (a, _, _), (b, _, _) = state[0]
+        if "handshake_agreement" not in self.violations and self.disagree(state[0]):
+            self.violations["handshake_agreement"] = ("state", k)
+
+    def disagree(self, endpoints) -> bool:
+        """Both endpoints ESTABLISHED without agreeing on the ISNs (reads the two TCBs only)."""
+        (a, _, _), (b, _, _) = endpoints
         if a[0] == self.established and b[0] == self.established:
             iss, irs = self.var["ISS"], self.var["IRS"]
-            if a[irs] != b[iss] or b[irs] != a[iss]:
-                self.violations["handshake_agreement"] = ("state", k)
+            return a[irs] != b[iss] or b[irs] != a[iss]
+        return False
 
     def on_transition(self, k: int, label: Label, j: int, state: tuple, nxt: tuple) -> None:
         """Check one endpoint step (network steps change no endpoint and are not passed here)."""
         i = label.actor
-        pre, post = state[0][i][0], nxt[0][i][0]
-        for name in self._violated(i, label, pre, post, state, nxt):
+        pre, post = state[0][i], nxt[0][i]
+        peer = self.peer_view(state[0][1 - i], state[2][1 - i])
+        names = self.step_violations(label, pre, post, state[2][i], nxt[2][i])
+        names += tuple(name for name, test in self.peer_tests(label, pre, post, state[2][i]) if test(peer))
+        for name in names:
             if name not in self.violations:
                 self.violations[name] = ("transition", k, label, j)
 
-    def _violated(self, i, label, pre, post, state, nxt):
+    def peer_view(self, endpoint: tuple, ghost: tuple) -> tuple:
+        """All that the step properties read of the endpoint that does not step: its user's
+        incarnation, whether it has a TCB, its SND.NXT (when it has a TCB) and its ghost ``ended``."""
+        tcb = endpoint[0]
+        has_tcb = tcb[0] not in self.system.no_tcb
+        return (endpoint[1][0], has_tcb, tcb[self.var["SND.NXT"]] if has_tcb else 0, ghost[3])
+
+    def step_violations(self, label: Label, pre: tuple, post: tuple, ghost: tuple, new_ghost: tuple) -> tuple:
+        """The properties broken by a step of one endpoint from ``pre`` to ``post`` (endpoints:
+        (tcb, user, timers)) with its ghost before and after, whatever the peer is."""
+        return tuple(self._violated(label, pre[0], post[0], ghost, new_ghost))
+
+    def peer_tests(self, label: Label, pre: tuple, post: tuple, ghost: tuple) -> tuple:
+        """The properties of this step that also read the peer: (name, test(peer_view)), where the
+        test says whether the step breaks the property given the peer's ``peer_view``. Empty for
+        most steps, so the packed explorer looks the peer up only for the steps that need it."""
+        pre_tcb, post_tcb = pre[0], post[0]
+        tests = []
+        if label.sent and pre_tcb[0] not in self.observer.unsynchronized:
+            peer_gen = ghost[0]
+            acks = tuple(seg[2] for seg in label.sent if seg[0] & ACK)
+            if acks:
+                tests.append(("ack_of_sent_data", lambda peer: peer[0] == peer_gen and peer[1] and any(not seq_le(a, peer[2]) for a in acks)))
+        if label.kind == "segment" and label.segment[0] & RST and pre_tcb[0] in self.after_both_fins and post_tcb[0] in self.system.no_tcb:
+            own_gen = ghost[0]
+            tests.append(("graceful_close", lambda peer: bool(peer[3]) and peer[3] == own_gen))
+        return tuple(tests)
+
+    def _violated(self, label, pre, post, ghost, new_ghost):
         if pre[0] != post[0] and (pre[0], post[0]) not in self.edges:
             yield "state_diagram"
-        if post[0] == self.time_wait and pre[0] != self.time_wait and state[2][i][1]:
+        if post[0] == self.time_wait and pre[0] != self.time_wait and ghost[1]:
             yield "time_wait_active_closer"
         for seg in label.sent:
             if not seg[0] & ACK and not seg[0] & RST and not (seg[0] & SYN and pre[0] in self.initial_syn_states):
                 yield "ack_flag"
                 break
-        if label.sent and pre[0] not in self.observer.unsynchronized:
-            peer = nxt[0][1 - i]
-            peer_gen = state[2][i][0]
-            if peer[1][0] == peer_gen and peer[0][0] not in self.system.no_tcb:
-                snd_nxt = peer[0][self.var["SND.NXT"]]
-                if any(seg[0] & ACK and not seq_le(seg[2], snd_nxt) for seg in label.sent):
-                    yield "ack_of_sent_data"
         if label.kind == "segment":
             seg = label.segment
-            if post[0] in self.open_established and pre[0] not in self.open_established and not self._acknowledges_syn(i, pre, seg, nxt):
+            if post[0] in self.open_established and pre[0] not in self.open_established and not self._acknowledges_syn(pre, seg, new_ghost):
                 yield "syn_acknowledged"
-            if seg[0] & RST and post[0] in self.system.no_tcb and pre[0] not in self.observer.unsynchronized and seg[GEN] < state[2][i][0]:
+            if seg[0] & RST and post[0] in self.system.no_tcb and pre[0] not in self.observer.unsynchronized and seg[GEN] < ghost[0]:
                 yield "no_stale_reset"
-            if seg[0] & RST and pre[0] in self.after_both_fins and post[0] in self.system.no_tcb:
-                peer_ended = state[2][1 - i][3]
-                if peer_ended and peer_ended == state[2][i][0]:
-                    yield "graceful_close"
             if pre[0] not in self.observer.unsynchronized and post[0] not in self.system.no_tcb:
-                if not self._stream_ok(i, pre, post, seg, state):
+                if not self._stream_ok(label.actor, pre, post, seg, ghost):
                     yield "stream_integrity"
 
-    def _acknowledges_syn(self, i, pre, seg, nxt) -> bool:
+    def _acknowledges_syn(self, pre, seg, new_ghost) -> bool:
         iss = pre[self.var["ISS"]]
-        return bool(seg[0] & ACK) and seq_lt(iss, seg[2]) and seg[GEN] == nxt[2][i][0]
+        return bool(seg[0] & ACK) and seq_lt(iss, seg[2]) and seg[GEN] == new_ghost[0]
 
-    def _stream_ok(self, i, pre, post, seg, state) -> bool:
+    def _stream_ok(self, i, pre, post, seg, ghost) -> bool:
         rcv_nxt = self.var["RCV.NXT"]
         octets, first, advance = _octets_delivered(pre, post, seg, rcv_nxt)
         if advance < 0:
@@ -256,7 +275,7 @@ class Checker:
         seg_len = seg[3] + (1 if seg[0] & SYN else 0) + (1 if seg[0] & FIN else 0)
         if not (seq_le(seg[1], pre[rcv_nxt]) and seq_le(post[rcv_nxt], (seg[1] + seg_len) & 0xFFFFFFFF)):
             return False  # RCV.NXT moved over octets this segment does not carry: a gap
-        peer_gen, _, delivered, _ = state[2][i]
+        peer_gen, _, delivered, _ = ghost
         origin = (self.system.isn(1 - i, seg[GEN]) + 1) & 0xFFFFFFFF
         if octets and (seg[GEN] != peer_gen or seq_diff(first, origin) != delivered):
             return False  # octets of another incarnation, or not the next octets of the stream
@@ -268,6 +287,8 @@ class Checker:
         return True
 
     # ------------------------------------------------------------ liveness, after exploration
+    # These predicates read only the endpoints, their ghosts and whether each channel is empty:
+    # ``check`` evaluates them once per such combination on a packed exploration.
 
     def open_pending(self, i: int):
         names = self.state_names

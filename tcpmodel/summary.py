@@ -37,7 +37,9 @@ def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> s
         f"scenario:  {scenario_line(result)}",
         f"explored:  {ex.count:,} states, {ex.transitions:,} transitions, depth {ex.depth}, "
         + ("complete" if ex.complete else f"INCOMPLETE ({ex.stop_reason})")
-        + f", {ex.seconds:.1f} s",
+        + f", {ex.seconds:.1f} s" + (" (reduced: segment causes merged)" if result.reduced else ""),
+        f"memory:    {memory_line(ex, result.peak_rss)}",
+        *(f"note:      {note}" for note in result.notes),
         f"fairness:  {result.fairness}",
         "properties:",
     ]
@@ -59,6 +61,20 @@ def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> s
     lines.append("")
     lines.append(verdict_line(result))
     return "\n".join(lines) + "\n"
+
+
+def bytes_per_state(ex) -> float:
+    """What storing one explored state costs: its code, hash index and parent link (packed), or
+    the parent link and edge offsets alone (state by state, where states are Python tuples whose
+    size is not measured)."""
+    return ex.store_bytes / ex.count if ex.count else 0.0
+
+
+def memory_line(ex, peak: int) -> str:
+    per_edge = ex.edge_bytes / ex.transitions if ex.transitions else 0.0
+    store = f"{bytes_per_state(ex):.1f} bytes per stored state" if ex.packed else "states stored as Python tuples"
+    return (f"{store}, {per_edge:.1f} bytes per transition (edge list); peak {peak / 2**20:,.0f} MB resident "
+            f"({ex.peak_rss / 2**20:,.0f} MB when the search ended)")
 
 
 def isn_line(result: CheckResult) -> str:
@@ -94,6 +110,17 @@ def to_json(result: CheckResult, files: dict[str, list[str]] | None = None) -> d
         "complete": ex.complete,
         "stop_reason": ex.stop_reason or None,
         "seconds": round(ex.seconds, 3),
+        "reduction": "merge_causes" if result.reduced else None,
+        "unreduced": None if result.reduced else {"states": ex.count, "transitions": ex.transitions},
+        "memory": {
+            "engine": "packed" if ex.packed else "generic",
+            "bytes_per_state": round(bytes_per_state(ex), 1) if ex.packed else None,
+            "store_bytes": ex.store_bytes,
+            "edge_bytes": ex.edge_bytes,
+            "peak_rss_bytes": result.peak_rss,
+            "search_peak_rss_bytes": ex.peak_rss,
+        },
+        "notes": result.notes,
         "fairness": result.fairness,
         "properties": [
             {

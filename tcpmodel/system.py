@@ -19,6 +19,7 @@ A system state is a tuple ``(endpoints, channels, ghost)``:
   become properties of states. Only endpoint steps change it; network steps and ticks do not.
 
 Transitions are labelled tuples (see ``Label``) so a counterexample can be replayed and explained.
+
 In the untimed mode a running timer fires according to its ``untimed`` mark: "any" at any time;
 "quiet" only while the network is empty (the retransmission timeout is longer than any round
 trip; the scenario's ``premature_timeouts`` turns this into "any"); "drained" (TIME-WAIT) only once
@@ -26,6 +27,32 @@ the network is empty and the peer has no retransmission pending: the untimed rea
 has passed". The timed mode has a ``tick``
 that ages segments (a segment dies when its age reaches MSL) and counts timers down; a timer fires
 when its countdown reaches zero, and time does not pass while one is due.
+
+The reduction ``merge_causes`` (``tcpmodel check --reduce``) explores the quotient of this system
+by h, the map that clears every segment's ``cause`` except its ABSOLUTE_SEQ bit. It is sound
+because ``cause`` is written and never read, apart from that bit:
+
+1. rules read a segment only through ``codegen.SEGMENT_SOURCE`` (flags, SEQ, ACK, data, window:
+   ``s[0]`` to ``s[4]``; ``step`` memoises on ``segment[:5]``), the system reads ``seg[CAUSE]``
+   only as ``& ABSOLUTE_SEQ`` (``_deliver``, ``_seen_as``), and channels, capacity and ageing
+   treat segments as values and count them;
+2. no property reads it: the observer and the checker read flags, numbers, GEN and the endpoints
+   (``properties``), and a counterexample prints only the ABSOLUTE_SEQ bit.
+
+So h is a functional bisimulation: the successors of h(s) are h of the successors of s, with the
+same labels but for cause (segments equal under h are delivered, lost or duplicated once instead
+of once each, which is why transitions shrink with states), and every state predicate and step
+property has the same value on s and h(s). Hence the reduced system reaches exactly h of the
+reachable states, with: the same violations of every invariant and step property, at the same
+BFS depth (a path lifts from h(s) to s step by step, and projects back), so the shortest
+counterexamples are as long; the same terminal states, so deadlock and progress are decided
+alike; and for the leads-to properties under strong fairness, h maps a bottom SCC onto a closed,
+strongly connected, so bottom, SCC, and from any state in the preimage of a bottom SCC of the
+quotient a bottom SCC of the original is reachable inside that preimage, so a fair run avoiding
+Q exists in one exactly when it exists in the other (also without the give-up steps, whose labels
+h keeps). A lasso's loop is then a loop of the quotient: it repeats up to the segments' causes.
+No Z3 obligation is involved: the argument is about which fields the code reads, and
+``tests/test_reduction.py`` checks the bisimulation state by state on small scenarios.
 """
 
 from __future__ import annotations
@@ -62,9 +89,10 @@ class Label(NamedTuple):
 class System:
     """The transition system of a spec under a scenario, with an optional observer."""
 
-    def __init__(self, spec: Spec, scenario: Scenario, observer=None):
+    def __init__(self, spec: Spec, scenario: Scenario, observer=None, merge_causes: bool = False):
         self.spec = spec
         self.scenario = scenario
+        self.merge_causes = merge_causes
         window = spec.constants.get("RCV.WND", 0)
         self.compiled = CompiledSpec(spec, scenario.options, window)
         self.observer = observer
@@ -145,50 +173,99 @@ class System:
     # ------------------------------------------------------------ successors
 
     def successors(self, state: tuple):
-        """Yield (Label, next state) for every transition enabled in ``state``."""
+        """Yield (Label, next state) for every transition enabled in ``state``.
+
+        The steps are composed from three kinds of parts that each read only a few components of
+        the state (``endpoint_steps``, ``deliveries``, ``network_steps``); the packed explorer
+        (``tcpmodel.packed``) memoises those parts on exactly those components, so both explorers
+        run this one definition of the system."""
         endpoints, channels, ghost = state
-        scenario = self.scenario
-        observer = self.observer
+        empty = not channels[0] and not channels[1]
         for i in (0, 1):
-            for label, core in self._endpoint_moves(i, endpoints, channels):
-                yield label, (core[0], core[1], observer.advance(ghost, state, label, core) if observer else ghost)
+            peer_pending = self.pending(endpoints[1 - i][0])
+            for label, endpoint, new_ghost in self.endpoint_steps(i, endpoints[i], ghost[i] if ghost else None, len(channels[i]), empty, peer_pending):
+                yield label, self._compose(state, i, endpoint, new_ghost, label.sent, None)
         for c in (0, 1):
             channel = channels[c]
             if not channel:
                 continue
-            seen = set()
-            positions = range(len(channel)) if scenario.reordering else (0,)
-            for pos in positions:
-                seg = channel[pos]
-                if seg in seen:
-                    continue
-                seen.add(seg)
-                rest = channel[:pos] + channel[pos + 1:]
-                receiver = 1 - c
-                yield from self._deliver(state, receiver, seg, rest)
-            seen = set()
-            for pos, seg in enumerate(channel):
-                if seg in seen:
-                    continue
-                seen.add(seg)
-                rest = channel[:pos] + channel[pos + 1:]
-                new_channels = (rest, channels[1]) if c == 0 else (channels[0], rest)
-                if scenario.loss:
-                    yield Label("lose", c, segment=seg), (endpoints, new_channels, ghost)
-                if scenario.duplication and len(channel) < scenario.capacity:
-                    grown = self._put(channel, (seg,))
-                    dup_channels = (grown, channels[1]) if c == 0 else (channels[0], grown)
-                    yield Label("duplicate", c, segment=seg), (endpoints, dup_channels, ghost)
-        if scenario.timed:
+            receiver = 1 - c
+            for label, rest, endpoint, new_ghost in self.deliveries(receiver, endpoints[receiver], ghost[receiver] if ghost else None, channel, len(channels[receiver])):
+                yield label, self._compose(state, receiver, endpoint, new_ghost, label.sent, rest)
+            for label, new_channel in self.network_steps(c, channel):
+                yield label, (endpoints, (new_channel, channels[1]) if c == 0 else (channels[0], new_channel), ghost)
+        if self.scenario.timed:
             tick = self._tick(endpoints, channels)
             if tick is not None:
                 yield Label("tick"), (tick[0], tick[1], ghost)
 
-    def _deliver(self, state, receiver: int, seg: tuple, rest: tuple):
+    def _compose(self, state, i: int, endpoint, new_ghost, sends, rest):
+        """The state after endpoint ``i`` stepped: its new endpoint and ghost, its sends put in its
+        outgoing channel, and (for a delivery) the peer's channel without the segment."""
         endpoints, channels, ghost = state
-        tcb, user, timers = endpoints[receiver]
+        out = self._put(channels[i], sends) if sends else channels[i]
+        other = channels[1 - i] if rest is None else rest
+        channels = (out, other) if i == 0 else (other, out)
+        endpoints = (endpoint, endpoints[1]) if i == 0 else (endpoints[0], endpoint)
+        if ghost and new_ghost is not ghost[i]:
+            ghost = (new_ghost, ghost[1]) if i == 0 else (ghost[0], new_ghost)
+        return endpoints, channels, ghost
+
+    def pending(self, tcb: tuple) -> bool:
+        """Whether ``tcb`` has a retransmission pending (a running timer that is not TIME-WAIT's
+        kind): while the peer has one, a "drained" timer (TIME-WAIT) does not fire untimed."""
+        return any(run(tcb) for j, run in enumerate(self.compiled.timer_running) if self.untimed[j] != "drained")
+
+    def network_steps(self, c: int, channel: tuple) -> list:
+        """What the network may do to channel ``c``: lose or duplicate each distinct segment."""
+        scenario = self.scenario
+        out = []
+        seen = set()
+        for pos, seg in enumerate(channel):
+            if seg in seen:
+                continue
+            seen.add(seg)
+            rest = channel[:pos] + channel[pos + 1:]
+            if scenario.loss:
+                out.append((Label("lose", c, segment=seg), rest))
+            if scenario.duplication and len(channel) < scenario.capacity:
+                out.append((Label("duplicate", c, segment=seg), self._put(channel, (seg,))))
+        return out
+
+    def deliveries(self, receiver: int, endpoint: tuple, ghost, channel: tuple, own_length: int) -> list:
+        """Each way ``receiver`` may take a segment from ``channel`` (the first one, or with
+        reordering any distinct one): (label, the channel without it, new endpoint, new ghost).
+        ``own_length`` is the length of the receiver's outgoing channel (for ``Label.dropped``)."""
+        return [(label, rest, new_endpoint, new_ghost)
+                for seg, rest in self.takeable(channel)
+                for label, new_endpoint, new_ghost in self.receptions(receiver, endpoint, ghost, seg, own_length)]
+
+    def takeable(self, channel: tuple) -> list:
+        """The segments a receiver may take from ``channel`` (the first one, or with reordering
+        each distinct one, in channel order), each with the channel left without it."""
+        out = []
+        seen = set()
+        for pos in range(len(channel)) if self.scenario.reordering else (0,):
+            seg = channel[pos]
+            if seg not in seen:
+                seen.add(seg)
+                out.append((seg, channel[:pos] + channel[pos + 1:]))
+        return out
+
+    def receptions(self, receiver: int, endpoint: tuple, ghost, seg: tuple, own_length: int) -> list:
+        """What ``receiver`` may do on taking ``seg``: (label, new endpoint, new ghost); one way,
+        or for a segment with an absolute SEQ one per outcome (``_seen_as``)."""
+        return [(label, new_endpoint, self._advance(receiver, ghost, endpoint, new_endpoint, label))
+                for label, new_endpoint in self._deliver(receiver, endpoint, seg, own_length)]
+
+    def _advance(self, i: int, ghost, pre: tuple, post: tuple, label: Label):
+        if self.observer is None:
+            return ghost
+        return self.observer.advance(ghost, pre, post, label)
+
+    def _deliver(self, receiver: int, endpoint: tuple, seg: tuple, own_length: int):
+        tcb, user, timers = endpoint
         env = (self.isn(receiver, user[0]), self.scenario.data)
-        channels = (rest, channels[1]) if receiver == 1 else (channels[0], rest)
         views = self._seen_as(tcb, seg) if seg[CAUSE] & ABSOLUTE_SEQ else (seg,)
         seen = set()
         for seen_as in views:
@@ -201,9 +278,8 @@ class System:
                 seen.add(hit)
             rule, new_tcb, sends, restarts = hit
             sends = self._tag(sends, user[0], CAUSE_SEGMENT, rule)
-            core = self._apply(endpoints, channels, receiver, new_tcb, user, timers, sends, restarts)
-            label = Label("segment", receiver, SEGMENT, rule, seen_as, sends, self._overflow(channels[receiver], sends))
-            yield label, (core[0], core[1], self.observer.advance(ghost, state, label, core) if self.observer else ghost)
+            label = Label("segment", receiver, SEGMENT, rule, seen_as, sends, self._overflow(own_length, sends))
+            yield label, (new_tcb, user, self._retime(timers, new_tcb, restarts) if self.scenario.timed else timers)
 
     def _seen_as(self, tcb: tuple, seg: tuple) -> tuple:
         """The segment as the receiver may see it. An absolute SEQ (RFC 9293's <SEQ=0> reset) has
@@ -216,14 +292,17 @@ class System:
         anchors = [tcb[i] for i in self.compiled.seq_slots]
         return tuple((seg[0], seq) + seg[2:] for seq in representatives(anchors, self.compiled.window, seg[1]))
 
-    def _endpoint_moves(self, i: int, endpoints, channels):
-        tcb, user, timers = endpoints[i]
+    def endpoint_steps(self, i: int, endpoint: tuple, ghost, own_length: int, network_empty: bool, peer_pending: bool) -> list:
+        """The user calls and timeouts of endpoint ``i``: (label, new endpoint, new ghost). Besides
+        the endpoint, they read only the length of its outgoing channel, whether the network is
+        empty, and whether the peer has a retransmission pending (``pending``)."""
+        tcb, user, timers = endpoint
         opens, sent, closed = user
         scenario = self.scenario
         state_index = tcb[0]
         moves = []
         if state_index == self.initial_index and opens < scenario.incarnations and (
-            not scenario.quiet_time or not channels[i]
+            not scenario.quiet_time or not own_length
         ):
             for event in self.open_events[i]:
                 moves.append((event, (opens + 1, False, 0), CAUSE_CALL))
@@ -234,6 +313,7 @@ class System:
                 moves.append(("CLOSE", (opens, sent, CLOSED_BY_CLOSE), CAUSE_CALL))
             if closed != CLOSED_BY_ABORT and scenario.abort and self.compiled.handles(state_index, "ABORT"):
                 moves.append(("ABORT", (opens, sent, CLOSED_BY_ABORT), CAUSE_ABORT))
+        out = []
         for event, new_user, cause in moves:
             env = (self.isn(i, new_user[0]), scenario.data)
             hit = self.step(tcb, event, None, env)
@@ -241,23 +321,27 @@ class System:
                 continue  # the spec's guards refuse this call here: the user gets an error, nothing changes
             rule, new_tcb, sends, restarts = hit
             sends = self._tag(sends, new_user[0], cause, rule)
-            core = self._apply(endpoints, channels, i, new_tcb, new_user, timers, sends, restarts)
-            yield Label("call", i, event, rule, None, sends, self._overflow(channels[i], sends)), core
+            label = Label("call", i, event, rule, None, sends, self._overflow(own_length, sends))
+            new_endpoint = (new_tcb, new_user, self._retime(timers, new_tcb, restarts) if scenario.timed else timers)
+            out.append((label, new_endpoint, self._advance(i, ghost, endpoint, new_endpoint, label)))
         for k, event in enumerate(self.timer_events):
-            if not self._timer_due(i, k, tcb, timers, endpoints, channels):
+            if not self._timer_due(k, tcb, timers, network_empty, peer_pending):
                 continue
             env = (self.isn(i, opens), scenario.data)
             hit = self.step(tcb, event, None, env)
             if hit is None:
                 raise self._no_rule(tcb, event, None)
             rule, new_tcb, sends, restarts = hit
-            if sends and len(channels[i]) >= scenario.capacity:
+            if sends and own_length >= scenario.capacity:
                 continue  # the retransmission waits until its queue has room
             sends = self._tag(sends, opens, CAUSE_TIMER, rule)
-            core = self._apply(endpoints, channels, i, new_tcb, user, timers, sends, restarts + (self.spec.timers[k].name,))
-            yield Label("timer", i, event, rule, None, sends, self._overflow(channels[i], sends)), core
+            label = Label("timer", i, event, rule, None, sends, self._overflow(own_length, sends))
+            restarts = restarts + (self.spec.timers[k].name,)
+            new_endpoint = (new_tcb, user, self._retime(timers, new_tcb, restarts) if scenario.timed else timers)
+            out.append((label, new_endpoint, self._advance(i, ghost, endpoint, new_endpoint, label)))
+        return out
 
-    def _timer_due(self, i, k, tcb, timers, endpoints, channels) -> bool:
+    def _timer_due(self, k, tcb, timers, network_empty: bool, peer_pending: bool) -> bool:
         if not self.compiled.timer_running[k](tcb):
             return False
         if self.scenario.timed:
@@ -265,33 +349,23 @@ class System:
         mode = self.untimed[k]
         if mode == "any":
             return True
-        if channels[0] or channels[1]:
+        if not network_empty:
             return False
-        if mode == "quiet":
-            return True
-        peer = endpoints[1 - i][0]  # drained: and the peer has no retransmission pending
-        return not any(run(peer) for j, run in enumerate(self.compiled.timer_running) if self.untimed[j] != "drained")
+        return mode == "quiet" or not peer_pending  # drained: and the peer has no retransmission pending
 
     def _tag(self, sends: tuple, gen: int, cause: int, rule: int) -> tuple:
         """Segments as they enter the network: with the sender's incarnation, the cause (with the
-        ABSOLUTE_SEQ bit where the rule's send has an absolute SEQ), age 0."""
+        ABSOLUTE_SEQ bit where the rule's send has an absolute SEQ), age 0. With
+        ``merge_causes``, the cause is left out and only the ABSOLUTE_SEQ bit is kept."""
         if not sends:
             return ()
         absolute = self.compiled.absolute
+        if self.merge_causes:
+            cause = 0
         return tuple(s + (gen, cause | ABSOLUTE_SEQ if (rule, s[0]) in absolute else cause, 0) for s in sends)
 
-    def _overflow(self, channel: tuple, sends: tuple) -> int:
-        return max(0, len(sends) - max(0, self.scenario.capacity - len(channel)))
-
-    def _apply(self, endpoints, channels, i, new_tcb, user, timers, sends, restarts):
-        if sends:
-            channel = self._put(channels[i], sends)
-            channels = (channel, channels[1]) if i == 0 else (channels[0], channel)
-        if self.scenario.timed:
-            timers = self._retime(timers, new_tcb, restarts)
-        endpoint = (new_tcb, user, timers)
-        endpoints = (endpoint, endpoints[1]) if i == 0 else (endpoints[0], endpoint)
-        return endpoints, channels
+    def _overflow(self, length: int, sends: tuple) -> int:
+        return max(0, len(sends) - max(0, self.scenario.capacity - length))
 
     def _put(self, channel: tuple, segments: tuple) -> tuple:
         room = self.scenario.capacity - len(channel)
@@ -314,23 +388,30 @@ class System:
         return tuple(out)
 
     def _tick(self, endpoints, channels):
-        counting = False
-        for ep in endpoints:
-            for countdown in ep[2]:
-                if countdown == 0:
-                    return None  # a due timer fires before time passes
-                if countdown > 0:
-                    counting = True
-        if not counting and not channels[0] and not channels[1]:
+        if any(self.timer_due(ep) for ep in endpoints):
+            return None  # a due timer fires before time passes
+        if not any(self.counting(ep) for ep in endpoints) and not channels[0] and not channels[1]:
             return None
-        msl = self.scenario.msl
-        new_endpoints = tuple((tcb, user, tuple(c - 1 if c > 0 else c for c in timers)) for tcb, user, timers in endpoints)
-        new_channels = tuple(
-            self._aged(channel, msl) for channel in channels
-        )
-        return new_endpoints, new_channels
+        return tuple(self.tick_endpoint(ep) for ep in endpoints), tuple(self.tick_channel(ch) for ch in channels)
 
-    def _aged(self, channel: tuple, msl: int) -> tuple:
+    @staticmethod
+    def timer_due(endpoint: tuple) -> bool:
+        """Timed mode: a timer of the endpoint has run down (it fires before time passes)."""
+        return 0 in endpoint[2]
+
+    @staticmethod
+    def counting(endpoint: tuple) -> bool:
+        """Timed mode: a timer of the endpoint is running down."""
+        return any(countdown > 0 for countdown in endpoint[2])
+
+    @staticmethod
+    def tick_endpoint(endpoint: tuple) -> tuple:
+        tcb, user, timers = endpoint
+        return tcb, user, tuple(c - 1 if c > 0 else c for c in timers)
+
+    def tick_channel(self, channel: tuple) -> tuple:
+        """The channel one tick later: every segment a tick older, those that reach MSL gone."""
+        msl = self.scenario.msl
         aged = tuple(seg[:AGE] + (seg[AGE] + 1,) for seg in channel if seg[AGE] + 1 < msl)
         return tuple(sorted(aged)) if self.scenario.reordering else aged
 

@@ -3,6 +3,7 @@
 from collections import deque
 
 import networkx as nx
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -418,3 +419,143 @@ def test_random_graphs_match_reference(case):
             assert set(cycle) <= set(comp)
             for a, b in zip(cycle, cycle[1:]):
                 assert b in ex.successors_of(a)
+
+
+# ---------------------------------------------------------------- the packed (batched) search
+
+
+class PackedGraph:
+    """A toy model with the packed interface: a node's code is its position in ``nodes``. The
+    edge tag of a transition is 1 when its label starts with "!" (a give-up step, say)."""
+
+    def __init__(self, model, nodes):
+        self.model = model
+        self.nodes = list(nodes)
+        self.code = {node: n for n, node in enumerate(self.nodes)}
+        self.committed = []
+        self.numbered = []
+
+    def initial_codes(self):
+        return [self.code[s] for s in self.model.initial_states()]
+
+    def expand(self, codes, first):
+        successors, counts, tags = [], [], []
+        for code in codes.tolist():
+            edges = list(self.model.successors(self.nodes[code]))
+            successors += [self.code[t] for _, t in edges]
+            tags += [tag_of(label) for label, _ in edges]
+            counts.append(len(edges))
+        return np.array(successors, dtype=np.uint64), np.array(counts, dtype=np.int64), np.array(tags, dtype=np.uint8)
+
+    def decode(self, code):
+        return self.nodes[code]
+
+    def encode(self, state):
+        return self.code[state]
+
+    def commit(self, first, kept):
+        self.committed.append((first, kept))
+
+    def new_states(self, codes, first):
+        self.numbered += [(first + n, self.nodes[c]) for n, c in enumerate(codes.tolist())]
+
+
+def tag_of(label) -> int:
+    return 1 if str(label).startswith("!") else 0
+
+
+def assert_same_search(generic, packed):
+    """Two explorations of one model: the same states, numbers, parents, edges, tags and depth."""
+    assert packed.packed and not generic.packed
+    assert list(packed.states) == list(generic.states)
+    assert list(packed.parent) == list(generic.parent)
+    assert list(packed.offsets) == list(generic.offsets)
+    assert list(packed.targets) == list(generic.targets)
+    assert bytes(np.asarray(packed.tags, dtype=np.uint8)) == bytes(generic.tags)
+    assert (packed.count, packed.transitions, packed.depth) == (generic.count, generic.transitions, generic.depth)
+    assert (packed.complete, packed.stop_reason) == (generic.complete, generic.stop_reason)
+    for k, state in enumerate(generic.states):
+        assert packed.index[state] == k
+
+
+def both_searches(adjacency, initial, bounds=None):
+    nodes = sorted(set(adjacency) | {t for ts in adjacency.values() for t in ts} | set(initial), key=str)
+    model = GraphModel({s: [(f"{'!' if (hash(str(s)) ^ hash(str(t))) & 4 else ''}{s}->{t}", t) for t in ts] for s, ts in adjacency.items()}, initial)
+    generic = explore(model, bounds, edge_tag=tag_of)
+    packed_model = PackedGraph(model, nodes)
+    return generic, explore(packed_model, bounds), packed_model
+
+
+@pytest.mark.parametrize("graph", [DIAMOND, CYCLES, {0: [1], 1: [0]}, {"x": ["x"]}, {}])
+def test_packed_search_gives_the_same_graph(graph):
+    initial = [next(iter(graph))] if graph else ["only"]
+    generic, packed, model = both_searches(graph, initial)
+    assert_same_search(generic, packed)
+    assert model.numbered == list(enumerate(generic.states))
+    assert sum(kept for _, kept in model.committed) == generic.count
+
+
+def test_packed_search_in_small_batches_gives_the_same_graph(monkeypatch):
+    """Batches smaller than a BFS level number new states in order of first appearance too."""
+    import tcpmodel.fastexplore as fastexplore
+
+    grid = {(x, y): [(x + 1, y), (x, y + 1), (x, 0)] for x in range(6) for y in range(6)}
+    for batch in (1, 2, 3, 7):
+        monkeypatch.setattr(fastexplore, "BATCH", batch)
+        generic, packed, model = both_searches(grid, [(0, 0)])
+        assert_same_search(generic, packed)
+        assert [first for first, _ in model.committed] == sorted(first for first, _ in model.committed)
+
+
+@pytest.mark.parametrize("bound", [1, 2, 5, 10, 30])
+def test_packed_search_stops_where_the_state_by_state_search_stops(monkeypatch, bound):
+    import tcpmodel.fastexplore as fastexplore
+
+    grid = {(x, y): [(x + 1, y), (x, y + 1), (x, 0)] for x in range(8) for y in range(8)}
+    for batch in (1, 4, 1000):
+        monkeypatch.setattr(fastexplore, "BATCH", batch)
+        generic, packed, model = both_searches(grid, [(0, 0)], Bounds(max_states=bound))
+        assert not generic.complete
+        assert_same_search(generic, packed)
+        expanded = sum(kept for _, kept in model.committed)
+        assert 1 <= expanded <= generic.count and generic.offsets[expanded] == generic.transitions
+
+
+def test_packed_search_bounded_by_seconds_and_memory_stops_incomplete():
+    counter = PackedGraph(Counter(), range(10_000))
+    ex = explore(counter, Bounds(max_seconds=0))
+    assert not ex.complete and "--max-seconds" in ex.stop_reason
+    ex = explore(PackedGraph(Counter(), range(10_000)), Bounds(max_memory=1 << 20))
+    assert not ex.complete and ex.stop_reason == "--max-memory 1M reached"
+    assert len(ex.offsets) == ex.count + 1
+
+
+def test_state_by_state_search_bounded_by_memory_stops_incomplete():
+    ex = explore(Counter(), Bounds(max_states=5000, max_memory=1 << 20))
+    assert not ex.complete and ex.stop_reason == "--max-memory 1M reached"
+    assert ex.count == 1025  # the bound is looked at every 1,024 states
+
+
+@given(graphs)
+@settings(max_examples=100, deadline=None)
+def test_random_graphs_packed_and_state_by_state_agree(case):
+    n, adjacency, initial = case
+    generic, packed, _ = both_searches(adjacency, initial)
+    assert_same_search(generic, packed)
+
+
+def test_backward_reachability_by_sweeps_matches_the_bfs(monkeypatch):
+    """Without a reversed edge list, backward reachability sweeps the states; after SWEEPS it
+    falls back to the BFS over predecessors. All three agree."""
+    import tcpmodel.graph as graph_module
+
+    grid = {(x, y): [(x + 1, y), ((x + 3) % 7, y), (x, (y + 1) % 7)] for x in range(7) for y in range(7)}
+    grid[(6, 6)] = []
+    ex = explore(simple(grid, [(0, 0)]))
+    goal = [ex.index[(6, 6)]]
+    expected = backward_reachable(ex, goal, predecessors(ex))
+    assert (backward_reachable(ex, goal) == expected).all()
+    monkeypatch.setattr(graph_module, "SWEEP_PART", 3)
+    assert (backward_reachable(ex, goal) == expected).all()
+    monkeypatch.setattr(graph_module, "SWEEPS", 0)
+    assert (backward_reachable(ex, goal) == expected).all()
