@@ -35,6 +35,8 @@ def test_small_scenario_agrees_and_is_reported(bench, tmp_path, capsys):
     rows = [line for line in text.splitlines() if line.startswith(("| S | tcpmodel |", "| S | Spin |"))]
     assert len(rows) == 2 and all("| 10,710 | 27,657 |" in row and row.endswith("| yes |") for row in rows)
     assert "tcpmodel ÷ Spin (time)" in text and "- spin: Spin Version" in text
+    reduced = [line for line in text.splitlines() if line.startswith("| S | tcpmodel --reduce |")]
+    assert len(reduced) == 1 and reduced[0].endswith("| — |")  # its counts are the reduced ones, not compared
     assert (tmp_path / "keep" / "S" / "rfc9293.pml").exists()
 
 
