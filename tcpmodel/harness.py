@@ -218,7 +218,7 @@ class Outcome:
     finding: object = None  # findings.Finding that explains a FAIL, if one does
 
     def as_dict(self) -> dict:
-        out = {"vector": self.name, "role": self.role, "target": self.target, "verdict": self.verdict,
+        out = {"name": self.name, "vector": self.name, "role": self.role, "target": self.target, "verdict": self.verdict,
                "seconds": round(self.seconds, 3), "reason": self.reason, "files": self.files,
                "other_profiles": self.others}
         if self.finding is not None:
