@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,17 @@ def no_leftovers(netns_capable):
     """Every namespace this process creates during the test is gone afterwards."""
     yield
     assert leftover_namespaces(own_prefix()) == []
+
+
+def child_processes() -> list[int]:
+    """This process's live children (from /proc): a stack's process must be gone after its vector."""
+    me, found = str(os.getpid()), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me and fields[0] != "Z":
+                found.append(int(entry))
+    return found

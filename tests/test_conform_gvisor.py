@@ -17,6 +17,7 @@ from tcpmodel.spec import load_spec
 from tcpmodel.stacks import gvisor, process
 from tcpmodel.vectors import generate
 from tests.conftest import REFERENCE, require_stack
+from tests.netns_support import child_processes
 
 SPEC = load_spec(REFERENCE)
 
@@ -95,19 +96,6 @@ def test_what_cannot_be_run_is_skipped_with_why(vectors, tmp_path):
     assert outcomes["passive.rule.synrcvd_close"].verdict == SKIPPED
     assert "before Accept returns it" in outcomes["passive.rule.synrcvd_close"].reason
     assert "USER timeout" in outcomes["active.rule.user_timeout"].reason
-
-
-def child_processes() -> list[int]:
-    me, found = str(os.getpid()), []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me and fields[0] != "Z":
-                found.append(int(entry))
-    return found
 
 
 def test_a_hung_program_is_killed_and_nothing_is_left_behind(vectors, tmp_path, monkeypatch):

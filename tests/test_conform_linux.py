@@ -18,7 +18,7 @@ from tcpmodel.stacks import linux
 from tcpmodel.trace import FLAG_BITS
 from tcpmodel.vectors import generate
 from tests.conftest import REFERENCE
-from tests.netns_support import netns_capable, no_leftovers  # noqa: F401 - fixtures
+from tests.netns_support import child_processes, netns_capable, no_leftovers  # noqa: F401 - fixtures
 
 SYN, ACK, RST, FIN = (FLAG_BITS[f] for f in ("SYN", "ACK", "RST", "FIN"))
 SPEC = load_spec(REFERENCE)
@@ -91,19 +91,6 @@ def test_what_cannot_be_run_is_skipped_with_why(vectors, tun, tmp_path):
     assert "USER timeout" in outcomes["active.rule.user_timeout"].reason
     assert outcomes["passive.rule.synrcvd_close"].verdict == SKIPPED
     assert "accept()" in outcomes["passive.rule.synrcvd_close"].reason
-
-
-def child_processes() -> list[int]:
-    me, found = str(os.getpid()), []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me and fields[0] != "Z":
-                found.append(int(entry))
-    return found
 
 
 def test_a_hung_stack_is_killed_and_nothing_is_left_behind(vectors, tun, tmp_path):

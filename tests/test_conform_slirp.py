@@ -17,6 +17,7 @@ from tcpmodel.spec import load_spec
 from tcpmodel.stacks import process, slirp
 from tcpmodel.vectors import generate
 from tests.conftest import REFERENCE
+from tests.netns_support import child_processes
 
 SPEC = load_spec(REFERENCE)
 
@@ -40,19 +41,6 @@ def segments(outcome):
     path = next(p for p in outcome.files if p.endswith(".jsonl"))
     lines = [json.loads(line) for line in Path(path).read_text().splitlines()[1:]]
     return [(e["seg"], e["flags"], e["seq"], e["ack"], e["len"]) for e in lines if "seg" in e]
-
-
-def child_processes() -> list[int]:
-    me, found = str(os.getpid()), []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me and fields[0] != "Z":
-                found.append(int(entry))
-    return found
 
 
 def test_handshakes_data_close_and_reset_pass_with_what_slirp_sent(vectors, tmp_path):
