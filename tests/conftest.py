@@ -38,3 +38,20 @@ def require_stack(name: str):
             pytest.fail(f"the {name} stack is required here (TCPMODEL_REQUIRE_STACKS) but cannot run: {reason}")
         pytest.skip(reason)
     return module
+
+
+def benchmark_module(name: str):
+    """Import ``benchmarks/<name>.py`` (not a package) for a test of its pure parts; a generator
+    for a fixture to ``yield from``: the module is registered while the test runs, since
+    dataclasses look their module up while a class is made."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]

@@ -5,30 +5,20 @@ error FAILs, and some of them wrap their sequence numbers through 0. The full be
 million segments, and tshark) is run by hand; these tests use a few thousand segments.
 """
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from tcpmodel.audit import audit_file
 from tcpmodel.capture import read_capture, write_pcap
 from tcpmodel.oracle import FAIL, PASS, profile_named
+from tests.conftest import benchmark_module
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("audit_vs_tshark", ROOT / "benchmarks" / "audit_vs_tshark.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+    yield from benchmark_module("audit_vs_tshark")
 
 
 def test_planned_segments_are_the_ones_written(bench, tmp_path):

@@ -5,13 +5,12 @@ packetdrill or saying in one line how to get it. The cross-check itself is run b
 root, a TUN device and a packetdrill build) and writes benchmarks/RESULTS-packetdrill.md.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import benchmark_module
+
 
 PACKET_ERROR = """\
 /tmp/x/scripts/active.rule.abort_reset.pkt:12: error handling packet: live packet field tcp_ack: expected: 0 (0x0) vs actual: 1 (0x1)
@@ -25,14 +24,7 @@ TIMING_ERROR = ("/tmp/x/scripts/active.rule.data_retransmit.pkt:13: error handli
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("packetdrill_crosscheck", ROOT / "benchmarks" / "packetdrill_crosscheck.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+    yield from benchmark_module("packetdrill_crosscheck")
 
 
 def test_a_complaint_is_read_with_its_line_and_both_packets(bench):

@@ -3,26 +3,17 @@
 The full benchmark (S, M and L, minutes) is run by hand; no timing is asserted here.
 """
 
-import importlib.util
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import benchmark_module
+
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("spin_vs_tcpmodel", ROOT / "benchmarks" / "spin_vs_tcpmodel.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+    yield from benchmark_module("spin_vs_tcpmodel")
 
 
 @pytest.mark.skipif(not (shutil.which("spin") and shutil.which("gcc")), reason="spin and gcc are not installed (apt-get install spin gcc)")

@@ -16,7 +16,7 @@ from tcpmodel.oracle import PROFILES
 from tcpmodel.spec import load_spec
 from tcpmodel.stacks import process, slirp
 from tcpmodel.vectors import generate
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, require_stack
 from tests.netns_support import child_processes
 
 SPEC = load_spec(REFERENCE)
@@ -24,9 +24,7 @@ SPEC = load_spec(REFERENCE)
 
 @pytest.fixture(scope="module")
 def vectors():
-    reason = slirp.unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+    require_stack("slirp")
     return {v.name: v for v in generate(SPEC).vectors}
 
 
