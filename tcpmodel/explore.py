@@ -81,6 +81,16 @@ class Bounds:
     def describe_memory(self) -> str:
         return format_bytes(self.max_memory)
 
+    def exceeded(self, seconds: float) -> str:
+        """Why the search must stop after running ``seconds`` (time or memory), or ""."""
+        from tcpmodel.fastexplore import peak_rss
+
+        if self.max_seconds is not None and seconds > self.max_seconds:
+            return f"--max-seconds {self.max_seconds:g} reached"
+        if self.max_memory is not None and peak_rss() > self.max_memory:
+            return f"--max-memory {self.describe_memory()} reached"
+        return ""
+
 
 def format_bytes(n: int) -> str:
     """1536 -> "1.5K", 2 * 2**30 -> "2G" (binary units, as --max-memory takes them)."""
@@ -161,11 +171,8 @@ def _explore(model, bounds: Bounds, on_state, on_transition, progress, edge_tag)
             head += 1
             if head & 1023 == 0:
                 now = time.monotonic()
-                if bounds.max_seconds is not None and now - started > bounds.max_seconds:
-                    result.stop_reason = f"--max-seconds {bounds.max_seconds:g} reached"
-                    break
-                if bounds.max_memory is not None and peak_rss() > bounds.max_memory:
-                    result.stop_reason = f"--max-memory {bounds.describe_memory()} reached"
+                result.stop_reason = bounds.exceeded(now - started)
+                if result.stop_reason:
                     break
                 if progress is not None and now >= next_report:
                     result.transitions = len(targets)

@@ -191,11 +191,8 @@ def explore_packed(model, result, bounds, progress=None):
             if result.stop_reason:
                 break
             now = time.monotonic()
-            if bounds.max_seconds is not None and now - started > bounds.max_seconds:
-                result.stop_reason = f"--max-seconds {bounds.max_seconds:g} reached"
-                break
-            if bounds.max_memory is not None and peak_rss() > bounds.max_memory:
-                result.stop_reason = f"--max-memory {bounds.describe_memory()} reached"
+            result.stop_reason = bounds.exceeded(now - started)
+            if result.stop_reason:
                 break
             if progress is not None and now >= next_report:
                 _fill(result, model, store, parent, offsets, targets, tags, head, started)
