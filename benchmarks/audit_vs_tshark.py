@@ -5,7 +5,7 @@ Run from the repository root:
 
     python benchmarks/audit_vs_tshark.py [--segments N] [--keep PATH]
 
-1. Generates an Ethernet/IPv4 pcap (``tcpmodel.capture.write_pcap``) of at least N TCP segments
+1. Generates an Ethernet/IPv4 pcap (``tcpmodel.traces.capture.write_pcap``) of at least N TCP segments
    (default 1,000,000): complete connections between clients in 198.18.0.0/15 (RFC 2544's
    benchmarking range) and servers on port 80, overlapping in time as on a busy link. Each has a
    handshake with the options Linux sends (MSS, SACK permitted, timestamps, window scale), one to
@@ -20,7 +20,7 @@ Run from the repository root:
    and exits 1 if they are not the same connections. The payload is a fixed pseudo-random
    pattern that is no application protocol, so tshark's dissection stops at TCP (its protocol
    hierarchy for the file is eth/ip/tcp only).
-2. Times ``tcpmodel.audit.audit_file`` on it in this process (spec specs/rfc9293.toml, profile
+2. Times ``tcpmodel.oracle.audit.audit_file`` on it in this process (spec specs/rfc9293.toml, profile
    rfc9293), as ``tcpmodel audit`` does: reading and splitting the capture, and judging every
    connection from both of its ends.
 3. Times ``tshark -r FILE -q -o tcp.analyze_sequence_numbers:TRUE -z expert`` on the same file.
@@ -60,11 +60,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's tcpmodel, not another installed copy
 
-from tcpmodel.audit import audit_file
-from tcpmodel.capture import write_pcap
-from tcpmodel.oracle import FAIL, PASS, profile_named
-from tcpmodel.packets import TcpPacket
-from tcpmodel.spec import load_spec
+from tcpmodel.oracle.audit import audit_file
+from tcpmodel.traces.capture import write_pcap
+from tcpmodel.oracle.judge import FAIL, PASS, profile_named
+from tcpmodel.traces.packets import TcpPacket
+from tcpmodel.language.spec import load_spec
 
 MODULUS = 1 << 32
 MSS = 1448  # 1500-octet MTU less IPv4, TCP and the timestamp option

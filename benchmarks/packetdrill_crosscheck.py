@@ -10,8 +10,8 @@ Run from the repository root, as root:
    --format packetdrill`` (``tcpmodel/packetdrill.py``), and keeps those that ``--vectors`` selects
    (``--quick``: the vectors of the spec's rules only, ``*.rule.*``).
 2. Runs every script under packetdrill (https://github.com/google/packetdrill), one at a time, each
-   in a fresh network namespace this script creates and always removes (``tcpmodel.netns``), with
-   the sysctls the Linux adapter pins (``tcpmodel.stacks.linux.SYSCTLS``), so that both tools meet
+   in a fresh network namespace this script creates and always removes (``tcpmodel.host.netns``), with
+   the sysctls the Linux adapter pins (``tcpmodel.conformance.stacks.linux.SYSCTLS``), so that both tools meet
    the same kernel behaviour. packetdrill makes its own TUN device (tun0) and addresses in it. A
    script passes when packetdrill exits 0; one that runs longer than ``--timeout`` is killed.
 3. Runs ``python -m tcpmodel conform --stack linux --json`` on the same vectors (it, too, gives each
@@ -62,10 +62,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's tcpmodel, not another installed copy
 
-from tcpmodel.harness import select
-from tcpmodel.netns import namespace, set_sysctls
-from tcpmodel.stacks.linux import SYSCTLS
-from tcpmodel.stacks.linux import unavailable_reason as linux_unavailable
+from tcpmodel.conformance.harness import select
+from tcpmodel.host.netns import namespace, set_sysctls
+from tcpmodel.conformance.stacks.linux import SYSCTLS
+from tcpmodel.conformance.stacks.linux import unavailable_reason as linux_unavailable
 
 RESULTS = ROOT / "benchmarks" / "RESULTS-packetdrill.md"
 BUILT_FROM = "tcpmodel-built-from.txt"  # beside a binary this script built: the source's commit

@@ -1,3 +1,5 @@
 """tcpmodel: a model checker and test oracle for TCP connection management (RFC 9293)."""
 
-__version__ = "0.1.0"
+from tcpmodel.base.version import __version__
+
+__all__ = ["__version__"]

@@ -1,5 +1,5 @@
 import sys
 
-from tcpmodel.cli import main
+from tcpmodel.cli.main import main
 
 sys.exit(main())

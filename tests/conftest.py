@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.check import check
-from tcpmodel.scenario import make_scenario
-from tcpmodel.spec import load_spec
+from tcpmodel.checking.check import check
+from tcpmodel.system.scenario import make_scenario
+from tcpmodel.language.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "specs" / "rfc9293.toml"
@@ -28,7 +28,7 @@ def require_stack(name: str):
     stack that cannot run fails its tests instead of skipping them."""
     import os
 
-    from tcpmodel.stacks import stack_module
+    from tcpmodel.conformance.stacks import stack_module
 
     module = stack_module(name)
     reason = module.unavailable_reason()

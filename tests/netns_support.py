@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.netns import leftover_namespaces, own_prefix
+from tcpmodel.host.netns import leftover_namespaces, own_prefix
 
 
 @pytest.fixture(scope="session")

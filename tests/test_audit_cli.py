@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from tcpmodel.capture import read_capture, to_trace
-from tcpmodel.cli import main
-from tcpmodel.trace import Trace, write_trace
+from tcpmodel.traces.capture import read_capture, to_trace
+from tcpmodel.cli.main import main
+from tcpmodel.traces.trace import Trace, write_trace
 from tests.conftest import REFERENCE
 from tests.netns_support import netns_capable, no_leftovers  # noqa: F401 - fixtures
 
@@ -17,7 +17,7 @@ SPEC = ["--spec", str(REFERENCE)]
 
 @pytest.fixture(scope="module")
 def loopback_pcap(tmp_path_factory):
-    from tcpmodel.loopback import capture_loopback_connection
+    from tcpmodel.host.loopback import capture_loopback_connection
 
     path = tmp_path_factory.mktemp("capture") / "loopback.pcap"
     capture_loopback_connection(str(path), data=b"hello")

@@ -4,11 +4,11 @@ SVG with its deviation marked; a PASS writes nothing."""
 import json
 import xml.etree.ElementTree as ET
 
-from tcpmodel.audit import Side
-from tcpmodel.auditladder import file_stems, ladder_records, render_side
-from tcpmodel.cli import main
-from tcpmodel.oracle import FAIL, Verdict
-from tcpmodel.trace import (
+from tcpmodel.oracle.audit import Side
+from tcpmodel.rendering.auditladder import file_stems, ladder_records, render_side
+from tcpmodel.cli.main import main
+from tcpmodel.oracle.judge import FAIL, Verdict
+from tcpmodel.traces.trace import (
     FLAG_BITS,
     CallEvent,
     Header,

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from tcpmodel.audit import audit_file
-from tcpmodel.capture import read_capture, write_pcap
-from tcpmodel.oracle import FAIL, PASS, profile_named
+from tcpmodel.oracle.audit import audit_file
+from tcpmodel.traces.capture import read_capture, write_pcap
+from tcpmodel.oracle.judge import FAIL, PASS, profile_named
 from tests.conftest import benchmark_module
 
 

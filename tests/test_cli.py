@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tcpmodel.cli import main
+from tcpmodel.cli.main import main
 from tests.conftest import REFERENCE
 
 SMALL = ["--incarnations", "1", "--no-loss", "--no-duplication", "--no-reordering"]

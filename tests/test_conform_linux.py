@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.cli import main
-from tcpmodel.harness import ERROR, SKIPPED, Settings, run_suite, select
-from tcpmodel.netns import leftover_namespaces, own_prefix
-from tcpmodel.oracle import PROFILES
-from tcpmodel.spec import load_spec
-from tcpmodel.stacks import linux
-from tcpmodel.trace import FLAG_BITS
-from tcpmodel.vectors import generate
+from tcpmodel.cli.main import main
+from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite, select
+from tcpmodel.host.netns import leftover_namespaces, own_prefix
+from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.language.spec import load_spec
+from tcpmodel.conformance.stacks import linux
+from tcpmodel.traces.trace import FLAG_BITS
+from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 from tests.netns_support import child_processes, netns_capable, no_leftovers  # noqa: F401 - fixtures
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.harness import ERROR, SKIPPED, Settings, run_suite
-from tcpmodel.oracle import PROFILES
-from tcpmodel.spec import load_spec
-from tcpmodel.stacks import lwip
-from tcpmodel.vectors import generate
+from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite
+from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.language.spec import load_spec
+from tcpmodel.conformance.stacks import lwip
+from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE, require_stack
 
 SPEC = load_spec(REFERENCE)
@@ -157,7 +157,7 @@ def test_a_program_that_hangs_or_dies_is_an_error_and_leaves_nothing(program, tm
 
         @staticmethod
         def run(vector, settings, window):
-            from tcpmodel.stacks import process
+            from tcpmodel.conformance.stacks import process
 
             return process.run_vector(["timeout", "0.1", str(program)], vector, settings, window)
 
@@ -167,7 +167,7 @@ def test_a_program_that_hangs_or_dies_is_an_error_and_leaves_nothing(program, tm
     class Misstarted(Dying):
         @staticmethod
         def run(vector, settings, window):
-            from tcpmodel.stacks import process
+            from tcpmodel.conformance.stacks import process
 
             # the program refuses a packet descriptor that is not open: usage on stderr, exit status 2
             return process.run_vector(["sh", "-c", f'exec "{program}" 999 "$2" "$3" "$4" "$5"', "sh"], vector,
@@ -189,7 +189,7 @@ def test_describe_names_the_release_and_the_build():
 
 
 def test_without_liblwip_dev_the_reason_says_how_to_install_it(monkeypatch, tmp_path, capsys):
-    from tcpmodel.cli import main
+    from tcpmodel.cli.main import main
 
     monkeypatch.setattr(lwip, "INCLUDE", tmp_path / "no-such-include")
     assert lwip.unavailable_reason() == "liblwip-dev is not installed: run tcpmodel stacks --install lwip"

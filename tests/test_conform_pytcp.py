@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.harness import ERROR, Settings, run_suite
-from tcpmodel.oracle import PROFILES
-from tcpmodel.spec import load_spec
-from tcpmodel.stacks import process, pytcp
-from tcpmodel.vectors import generate
+from tcpmodel.conformance.harness import ERROR, Settings, run_suite
+from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.language.spec import load_spec
+from tcpmodel.conformance.stacks import process, pytcp
+from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 
 SPEC = load_spec(REFERENCE)

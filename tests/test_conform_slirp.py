@@ -1,5 +1,5 @@
 """The conformance harness against libslirp's TCP, played as slirp's guest through the slirp
-program (``tcpmodel.stacks.slirp``): a few representative vectors with outcomes asserted on what
+program (``tcpmodel.conformance.stacks.slirp``): a few representative vectors with outcomes asserted on what
 slirp really sent; a FAIL is explained by the finding it belongs to; the program hanging or dying
 is an ERROR that leaves no process and no temporary file behind."""
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.harness import ERROR, Settings, Unsupported, run_suite
-from tcpmodel.oracle import PROFILES
-from tcpmodel.spec import load_spec
-from tcpmodel.stacks import process, slirp
-from tcpmodel.vectors import generate
+from tcpmodel.conformance.harness import ERROR, Settings, Unsupported, run_suite
+from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.language.spec import load_spec
+from tcpmodel.conformance.stacks import process, slirp
+from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE, require_stack
 from tests.netns_support import child_processes
 

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from tcpmodel.cli import main
+from tcpmodel.cli.main import main
 from tests.conftest import require_stack
 
 WHOLE = ("linux", "pytcp", "lwip", "gvisor")  # the stacks whose full suite runs in CI

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpmodel.explore import Bounds, explore
-from tcpmodel.graph import (
+from tcpmodel.engine.explore import Bounds, explore
+from tcpmodel.engine.graph import (
     backward_reachable,
     bottom_components,
     cycle_through,
@@ -497,7 +497,7 @@ def test_packed_search_gives_the_same_graph(graph):
 
 def test_packed_search_in_small_batches_gives_the_same_graph(monkeypatch):
     """Batches smaller than a BFS level number new states in order of first appearance too."""
-    import tcpmodel.fastexplore as fastexplore
+    import tcpmodel.engine.fastexplore as fastexplore
 
     grid = {(x, y): [(x + 1, y), (x, y + 1), (x, 0)] for x in range(6) for y in range(6)}
     for batch in (1, 2, 3, 7):
@@ -509,7 +509,7 @@ def test_packed_search_in_small_batches_gives_the_same_graph(monkeypatch):
 
 @pytest.mark.parametrize("bound", [1, 2, 5, 10, 30])
 def test_packed_search_stops_where_the_state_by_state_search_stops(monkeypatch, bound):
-    import tcpmodel.fastexplore as fastexplore
+    import tcpmodel.engine.fastexplore as fastexplore
 
     grid = {(x, y): [(x + 1, y), (x, y + 1), (x, 0)] for x in range(8) for y in range(8)}
     for batch in (1, 4, 1000):
@@ -547,7 +547,7 @@ def test_random_graphs_packed_and_state_by_state_agree(case):
 def test_backward_reachability_by_sweeps_matches_the_bfs(monkeypatch):
     """Without a reversed edge list, backward reachability sweeps the states; after SWEEPS it
     falls back to the BFS over predecessors. All three agree."""
-    import tcpmodel.graph as graph_module
+    import tcpmodel.engine.graph as graph_module
 
     grid = {(x, y): [(x + 1, y), ((x + 3) % 7, y), (x, (y + 1) % 7)] for x in range(7) for y in range(7)}
     grid[(6, 6)] = []

@@ -6,10 +6,10 @@ import struct
 
 import pytest
 
-from tcpmodel.cli import main
-from tcpmodel.errors import InputError
-from tcpmodel.experiments import _rates, port_exhaustion, time_wait_duration
-from tcpmodel.socktable import find, tcp_table
+from tcpmodel.cli.main import main
+from tcpmodel.base.errors import InputError
+from tcpmodel.experiments.kernel import _rates, port_exhaustion, time_wait_duration
+from tcpmodel.host.socktable import find, tcp_table
 from tests.netns_support import netns_capable, no_leftovers  # noqa: F401 - fixtures
 
 
@@ -120,7 +120,7 @@ def test_the_socket_table_is_read_from_proc(tmp_path):
 
 @pytest.mark.usefixtures("no_leftovers")
 def test_two_writes_are_read_by_one_read():
-    from tcpmodel.notesexperiments import message_boundaries
+    from tcpmodel.experiments.notes import message_boundaries
 
     result = message_boundaries()
     assert result["one_read"] == "helloworld" and result["reads_of_four"] == ["0123", "4567", "89"]
@@ -131,7 +131,7 @@ def test_two_writes_are_read_by_one_read():
 
 @pytest.mark.usefixtures("no_leftovers")
 def test_with_fast_open_the_syn_carries_data():
-    from tcpmodel.notesexperiments import syn_data
+    from tcpmodel.experiments.notes import syn_data
 
     result = syn_data()
     syn, synack = result["segments"][:2]
@@ -142,7 +142,7 @@ def test_with_fast_open_the_syn_carries_data():
 
 @pytest.mark.usefixtures("no_leftovers")
 def test_server_time_waits_hold_no_descriptor_and_ports_run_out_per_destination():
-    from tcpmodel.notesexperiments import time_wait_cost
+    from tcpmodel.experiments.notes import time_wait_cost
 
     result = time_wait_cost()
     server, client = result["server"], result["client"]

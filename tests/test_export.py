@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from tcpmodel.cli import main
-from tcpmodel.spec import load_spec
+from tcpmodel.cli.main import main
+from tcpmodel.language.spec import load_spec
 from tests.conftest import REFERENCE, VARIANTS, check_scenario
 
 SPIN = shutil.which("spin") and shutil.which("gcc")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from tcpmodel.conformreport import conform_json, conform_markdown, explanations, matrix_markdown
-from tcpmodel.findings import Finding, explain, stale
-from tcpmodel.harness import Outcome
-from tcpmodel.oracle import PROFILES, Verdict
+from tcpmodel.conformance.report import conform_json, conform_markdown, explanations, matrix_markdown
+from tcpmodel.conformance.findings import Finding, explain, stale
+from tcpmodel.conformance.harness import Outcome
+from tcpmodel.oracle.judge import PROFILES, Verdict
 
 EDGE = Finding("right-edge", "procedure", "RFC 9293 §3.10.7.4", "A", "does B", ("*.ACK.out_of_window",))
 RESET = Finding("reset", "MUST", "RFC 9293 §3.5.2", "C", "does D", ("passive.*",), seen=r"^<RST")

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from tcpmodel.errors import InputError, SpecError
-from tcpmodel.spec import load_spec
+from tcpmodel.base.errors import InputError, SpecError
+from tcpmodel.language.spec import load_spec
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "specs" / "rfc9293.toml"
 SPEC_TEXT = SPEC_PATH.read_text(encoding="utf-8")

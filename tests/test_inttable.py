@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpmodel.inttable import IntMap, PairTable, StateStore, _home
+from tcpmodel.engine.inttable import IntMap, PairTable, StateStore, _home
 
 codes = st.integers(min_value=0, max_value=2**64 - 2)
 batches = st.lists(st.lists(codes, max_size=60), min_size=1, max_size=12)

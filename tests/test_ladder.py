@@ -2,7 +2,7 @@
 
 import xml.etree.ElementTree as ET
 
-from tcpmodel.ladder import render_ladder
+from tcpmodel.rendering.ladder import render_ladder
 
 SVG = "{http://www.w3.org/2000/svg}"
 HEADER = {"type": "header", "tool": "tcpmodel", "spec": "rfc9293", "property": "graceful_close", "rfc": "RFC 9293 §3.6", "cycle_start": None}

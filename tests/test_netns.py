@@ -9,9 +9,9 @@ import time
 import dpkt
 import pytest
 
-from tcpmodel.errors import InputError
-from tcpmodel.loopback import capture_loopback_connection
-from tcpmodel.netns import (
+from tcpmodel.base.errors import InputError
+from tcpmodel.host.loopback import capture_loopback_connection
+from tcpmodel.host.netns import (
     NETNS_DIR,
     leftover_namespaces,
     namespace,
@@ -70,7 +70,7 @@ def test_a_local_function_is_refused_with_a_clear_message():
 
 SLEEPER = """
 import signal, sys, time
-from tcpmodel.netns import namespace
+from tcpmodel.host.netns import namespace
 signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell may have ignored it
 with namespace() as ns:
     print(ns.name, flush=True)

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from tcpmodel.check import check
-from tcpmodel.cli import main
-from tcpmodel.explore import Bounds
-from tcpmodel.scenario import make_scenario
-from tcpmodel.spec import load_spec
+from tcpmodel.checking.check import check
+from tcpmodel.cli.main import main
+from tcpmodel.engine.explore import Bounds
+from tcpmodel.system.scenario import make_scenario
+from tcpmodel.language.spec import load_spec
 from tests.conftest import REFERENCE, VARIANTS
 
 FIFO = dict(loss=False, duplication=False, reordering=False)
@@ -93,7 +93,7 @@ def test_violations_found_before_the_bound_are_the_same(bound):
 
 
 def test_too_many_values_for_the_packed_code_fall_back_to_the_state_by_state_search(reference, monkeypatch):
-    import tcpmodel.packed as packed_module
+    import tcpmodel.checking.packed as packed_module
 
     original = packed_module.PackedSystem.__init__
 
@@ -107,7 +107,7 @@ def test_too_many_values_for_the_packed_code_fall_back_to_the_state_by_state_sea
     assert not result.exploration.packed
     assert result.notes == ["explored state by state: more than 8 distinct endpoint or channel values"]
     assert (result.exploration.count, result.exploration.transitions) == (10_710, 27_657)
-    from tcpmodel.summary import to_text
+    from tcpmodel.rendering.summary import to_text
 
     assert "note:      explored state by state: more than 8 distinct endpoint or channel values" in to_text(result)
 

@@ -1,4 +1,4 @@
-"""The common adapter of user-space stacks (tcpmodel.stacks.process), against a fake program:
+"""The common adapter of user-space stacks (tcpmodel.conformance.stacks.process), against a fake program:
 packets cross the socketpair with the TUN header, calls and replies the line protocol, and a
 program that hangs or dies makes an ERROR with its reason and leaves no process behind."""
 
@@ -6,11 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-from tcpmodel.harness import ERROR, SKIPPED, Settings, run_suite
-from tcpmodel.oracle import PROFILES
-from tcpmodel.spec import load_spec
-from tcpmodel.stacks import process
-from tcpmodel.vectors import generate
+from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite
+from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.language.spec import load_spec
+from tcpmodel.conformance.stacks import process
+from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 
 SPEC = load_spec(REFERENCE)

@@ -1,4 +1,4 @@
-"""Tests of the Z3 obligations (tcpmodel.proofs) and the bit-vector compiler (tcpmodel.z3terms).
+"""Tests of the Z3 obligations (tcpmodel.proofs.obligations) and the bit-vector compiler (tcpmodel.proofs.z3terms).
 
 The compiler is checked against the Python code generation on random inputs, expression by
 expression and rule by rule through ``CompiledSpec``'s dispatch functions; every counterexample
@@ -13,12 +13,12 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpmodel import expressions as ex
-from tcpmodel import proofs
-from tcpmodel import z3terms as zt
-from tcpmodel.codegen import CompiledSpec
-from tcpmodel.seqnum import HALF, MASK, RUNTIME, in_window, seq_le, seq_lt
-from tcpmodel.spec import FLAG_BITS, SEGMENT, load_spec, unset_variables
+from tcpmodel.language import expressions as ex
+from tcpmodel.proofs import obligations as proofs
+from tcpmodel.proofs import z3terms as zt
+from tcpmodel.language.codegen import CompiledSpec
+from tcpmodel.base.seqnum import HALF, MASK, RUNTIME, in_window, seq_le, seq_lt
+from tcpmodel.language.spec import FLAG_BITS, SEGMENT, load_spec, unset_variables
 
 REFERENCE = Path(__file__).resolve().parent.parent / "specs" / "rfc9293.toml"
 SPEC = load_spec(REFERENCE)

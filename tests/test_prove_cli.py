@@ -2,8 +2,8 @@
 
 import json
 
-from tcpmodel.cli import main
-from tcpmodel.spec import load_spec
+from tcpmodel.cli.main import main
+from tcpmodel.language.spec import load_spec
 from tests.conftest import REFERENCE, VARIANTS
 
 

@@ -1,7 +1,7 @@
 """The reduction ``System.merge_causes`` (``tcpmodel check --reduce``): a quotient that keeps
 every verdict and every shortest counterexample's length.
 
-Its soundness is argued in ``tcpmodel.system``'s docstring (segments' ``cause`` is written and
+Its soundness is argued in ``tcpmodel.system.composed``'s docstring (segments' ``cause`` is written and
 never read but for its ABSOLUTE_SEQ bit). Here the argument's central claim, that clearing the
 cause is a functional bisimulation, is checked state by state, and its consequences on the
 reference and every variant."""
@@ -10,13 +10,13 @@ import json
 
 import pytest
 
-from tcpmodel.check import check
-from tcpmodel.cli import main
-from tcpmodel.explore import explore
-from tcpmodel.properties import Observer
-from tcpmodel.scenario import make_scenario
-from tcpmodel.spec import load_spec
-from tcpmodel.system import ABSOLUTE_SEQ, CAUSE, System
+from tcpmodel.checking.check import check
+from tcpmodel.cli.main import main
+from tcpmodel.engine.explore import explore
+from tcpmodel.checking.properties import Observer
+from tcpmodel.system.scenario import make_scenario
+from tcpmodel.language.spec import load_spec
+from tcpmodel.system.composed import ABSOLUTE_SEQ, CAUSE, System
 from tests.conftest import REFERENCE, VARIANTS
 from tests.test_variants import EXPECTED
 

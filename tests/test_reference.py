@@ -6,8 +6,8 @@ them must be deliberate (update the pin in the same commit and say why).
 
 import pytest
 
-from tcpmodel.properties import PROPERTY_NAMES
-from tcpmodel.system import ABSOLUTE_SEQ, CAUSE, GEN
+from tcpmodel.checking.properties import PROPERTY_NAMES
+from tcpmodel.system.composed import ABSOLUTE_SEQ, CAUSE, GEN
 from tests.conftest import check_scenario
 
 FIFO = dict(loss=False, duplication=False, reordering=False)
@@ -107,8 +107,8 @@ def test_default_scenario(reference):
 def test_default_scenario_reduced(reference):
     """The same scenario explored with the causes of segments merged (System.merge_causes):
     fewer states and transitions, the same verdicts and coverage."""
-    from tcpmodel.check import check
-    from tcpmodel.scenario import make_scenario
+    from tcpmodel.checking.check import check
+    from tcpmodel.system.scenario import make_scenario
 
     result = check(reference, make_scenario(reference, {}), reduce=True)
     assert result.exploration.complete and result.reduced
@@ -126,8 +126,8 @@ def test_ack_too_new_needs_reused_sequence_space(reference):
 def test_an_absolute_seq_is_delivered_at_every_region_of_the_receivers_space(reference):
     """RFC 9293's <SEQ=0> reset has no relation to the receiver's numbers: the system delivers it
     once per region (seqnum.representatives), a relative segment once as it is."""
-    from tcpmodel.scenario import make_scenario
-    from tcpmodel.system import System
+    from tcpmodel.system.scenario import make_scenario
+    from tcpmodel.system.composed import System
 
     system = System(reference, make_scenario(reference, {}))
     names = [v.name for v in reference.variables]

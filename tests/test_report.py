@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel import report
-from tcpmodel.cli import main
-from tcpmodel.reportdoc import document
-from tcpmodel.seedclaims import CLAIMS, CONTRADICTS, FAILS, VERDICTS, Finding, Row, judge_all
-from tcpmodel.spec import load_spec
-from tcpmodel.statediagram import diagram_edges, render_state_diagram
-from tcpmodel.witness import Action, replay, shortest_run, state_of
+from tcpmodel.claims import evidence as report
+from tcpmodel.cli.main import main
+from tcpmodel.claims.document import document
+from tcpmodel.claims.judging import CLAIMS, CONTRADICTS, FAILS, VERDICTS, Finding, Row, judge_all
+from tcpmodel.language.spec import load_spec
+from tcpmodel.rendering.statediagram import diagram_edges, render_state_diagram
+from tcpmodel.claims.witness import Action, replay, shortest_run, state_of
 from tests.conftest import REFERENCE, ROOT
 
 SPECS, EXPERIMENTS = ROOT / "specs", ROOT / "reports" / "experiments"
@@ -146,7 +146,7 @@ def test_the_state_diagram_has_every_state_and_every_rule_edge():
 
 
 def test_a_witness_is_the_shortest_run_through_its_milestones(reference):
-    from tcpmodel.report import BASIC, system_for
+    from tcpmodel.claims.evidence import BASIC, system_for
 
     s = system_for(reference, BASIC)
     run = shortest_run(s, [lambda l, p, q: state_of(s, q, "A") == state_of(s, q, "B") == "ESTABLISHED"])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tcpmodel.cli import main
+from tcpmodel.cli.main import main
 from tests.conftest import REFERENCE
 
 BASE = REFERENCE.read_text()

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpmodel import seqnum
-from tcpmodel import symbolic as sy
-from tcpmodel.codegen import CompiledSpec
-from tcpmodel.proofs import PROVED, REFUTED
-from tcpmodel.spec import FLAG_BITS, SEGMENT, load_spec
+from tcpmodel.base import seqnum
+from tcpmodel.proofs import symbolic as sy
+from tcpmodel.language.codegen import CompiledSpec
+from tcpmodel.proofs.obligations import PROVED, REFUTED
+from tcpmodel.language.spec import FLAG_BITS, SEGMENT, load_spec
 
 REFERENCE = Path(__file__).resolve().parent.parent / "specs" / "rfc9293.toml"
 RUNS = (

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpmodel.errors import InputError
-from tcpmodel.spec import FLAG_BITS as SPEC_FLAG_BITS
-from tcpmodel.trace import (
+from tcpmodel.base.errors import InputError
+from tcpmodel.language.spec import FLAG_BITS as SPEC_FLAG_BITS
+from tcpmodel.traces.trace import (
     FLAG_BITS,
     CallEvent,
     Header,

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tcpmodel.cli import main
+from tcpmodel.cli.main import main
 from tests.conftest import VARIANTS
 
 # variant -> (the property its design point protects, length of the shortest counterexample)

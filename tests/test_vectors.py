@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from tcpmodel.cli import main
-from tcpmodel.oracle import FAIL, PASS, judge
-from tcpmodel.packetdrill import exportable, script
-from tcpmodel.spec import load_spec
-from tcpmodel.vectors import PROFILE, generate, vector_trace
+from tcpmodel.cli.main import main
+from tcpmodel.oracle.judge import FAIL, PASS, judge
+from tcpmodel.vectors.packetdrill import exportable, script
+from tcpmodel.language.spec import load_spec
+from tcpmodel.vectors.generation import PROFILE, generate, vector_trace
 from tests.conftest import REFERENCE
 
 SPEC = load_spec(REFERENCE)
@@ -48,7 +48,7 @@ def test_both_roles_and_the_crafted_segment_lands_where_named(suite):
 
 
 def test_boundary_positions_are_read_off_z3s_witnesses():
-    from tcpmodel.vectors import witnessed_offsets
+    from tcpmodel.vectors.generation import witnessed_offsets
 
     assert witnessed_offsets(SPEC) == {"last in window": 3, "out of window": 4, "before window": 2**32 - 1,
                                        "unsent ACK": 1, "ACK 2^31 away": 2**31}

@@ -1,4 +1,4 @@
-"""A stand-in for a user-space stack's program, speaking tcpmodel.stacks.process's protocol.
+"""A stand-in for a user-space stack's program, speaking tcpmodel.conformance.stacks.process's protocol.
 
 It answers a SYN with a RST,ACK (a closed port) and behaves as the MODE argument (the first
 argument, before the ones process.py appends) says: "ok" answers every call; "hang" stops

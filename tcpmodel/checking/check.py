@@ -1,0 +1,250 @@
+"""Check a spec under a scenario: explore, evaluate every property, measure rule coverage.
+
+This is the library entry point behind ``tcpmodel check``; it prints nothing. The system is
+explored by the packed search (``packed``, ``fastexplore``), which evaluates the properties on its
+memoised rows, or state by state with the properties as callbacks; both give the same graph and
+the same violations, and the liveness analysis after either is the same code.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tcpmodel.engine import graph
+from tcpmodel.base import seqnum
+from tcpmodel.checking.counterexample import Counterexample, build_counterexample
+from tcpmodel.engine.explore import Bounds, Exploration, explore
+from tcpmodel.engine.fastexplore import peak_rss
+from tcpmodel.checking.packed import PackedOverflow, PackedSystem
+from tcpmodel.checking.properties import FAIRNESS, PROPERTIES, Checker, Observer, Property
+from tcpmodel.system.scenario import Scenario
+from tcpmodel.language.spec import Spec
+from tcpmodel.system.composed import System
+
+
+@dataclass
+class PropertyResult:
+    prop: Property
+    holds: bool | None  # None: not decided, because the exploration was cut short
+    counterexample: Counterexample | None = None
+    note: str = ""
+
+    @property
+    def status(self) -> str:
+        return {True: "holds", False: "VIOLATED", None: "unknown"}[self.holds]
+
+
+@dataclass
+class CheckResult:
+    spec: Spec
+    scenario: Scenario
+    exploration: Exploration
+    properties: list[PropertyResult]
+    rule_counts: dict[str, int]
+    inactive_rules: list[str]
+    unreachable_states: list[str]
+    quiet_states: int
+    span: int = 0  # the sequence numbers explored fit in an arc this long (seqnum.span)
+    fairness: str = FAIRNESS
+    notes: list[str] = field(default_factory=list)
+    reduced: bool = False  # explored with System.merge_causes
+    peak_rss: int = 0  # the process's peak resident set size when the check was done, in bytes
+
+    @property
+    def holds(self) -> bool:
+        return all(p.holds for p in self.properties)
+
+    @property
+    def violated(self) -> list[PropertyResult]:
+        return [p for p in self.properties if p.holds is False]
+
+    @property
+    def fired(self) -> int:
+        return sum(1 for n in self.rule_counts.values() if n)
+
+    @property
+    def total_rules(self) -> int:
+        return len(self.rule_counts)
+
+    @property
+    def dead_rules(self) -> list[str]:
+        return [name for name, n in self.rule_counts.items() if not n]
+
+
+def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress=None, watch=None,
+          engine: str = "auto", reduce: bool = False) -> CheckResult:
+    """``watch(k, label, j, state, next_state)``, if given, also sees every endpoint step (as the
+    properties do), for callers that gather facts of their own about the runs explored; it needs
+    the state-by-state search (``engine="generic"``), which is otherwise used only on request or
+    when the packed search cannot number the scenario's states (``packed.PackedOverflow``).
+
+    ``reduce`` explores the system with ``System.merge_causes`` (see there why it is sound): fewer
+    states and transitions, the same verdicts and shortest counterexamples."""
+    observer = Observer(spec)
+    system = System(spec, scenario, observer, merge_causes=reduce)
+    checker = Checker(system, observer)
+    notes = []
+    exploration = None
+    if watch is None and engine != "generic":
+        try:
+            exploration, counts, seen_states = _explore_packed(system, checker, bounds, progress)
+        except PackedOverflow as exc:
+            notes.append(f"explored state by state: {exc}")
+            observer = Observer(spec)
+            system = System(spec, scenario, observer, merge_causes=reduce)
+            checker = Checker(system, observer)
+    if exploration is None:
+        exploration, counts, seen_states = _explore_generic(system, checker, bounds, progress, watch)
+    results = []
+    liveness = _liveness(system, checker, exploration) if exploration.complete else {}
+    for prop in PROPERTIES:
+        found = checker.violations.get(prop.name) or liveness.get(prop.name)
+        if found:
+            results.append(PropertyResult(prop, False, build_counterexample(system, exploration, found, prop)))
+        elif exploration.complete:
+            results.append(PropertyResult(prop, True))
+        else:
+            results.append(PropertyResult(prop, None, note=f"exploration incomplete ({exploration.stop_reason})"))
+    active = system.compiled.active
+    rule_counts = {r.name: counts[i] for i, r in enumerate(spec.rules) if active[i]}
+    inactive = [r.name for i, r in enumerate(spec.rules) if not active[i]]
+    unreachable = [s for i, s in enumerate(spec.states) if i not in seen_states]
+    quiet = int(np.count_nonzero(_predicates(system, exploration, [system.is_quiet])[0])) if exploration.complete else 0
+    span = seqnum.span(system.sequence_numbers())
+    return CheckResult(spec, scenario, exploration, results, rule_counts, inactive, unreachable, quiet, span, notes=notes,
+                       reduced=reduce, peak_rss=peak_rss())
+
+
+def _explore_generic(system: System, checker: Checker, bounds, progress, watch):
+    """The state-by-state search, with the properties checked on every state and step."""
+    counts = [0] * len(system.spec.rules)
+    seen_states = set()
+
+    def on_state(k, state):
+        seen_states.add(state[0][0][0][0])
+        seen_states.add(state[0][1][0][0])
+        checker.on_state(k, state)
+
+    def on_transition(k, label, j, state, nxt):
+        if label.rule >= 0:
+            counts[label.rule] += 1
+            checker.on_transition(k, label, j, state, nxt)
+            if watch is not None:
+                watch(k, label, j, state, nxt)
+
+    exploration = explore(system, bounds, on_state, on_transition, progress, edge_tag=_give_up_tag)
+    return exploration, counts, seen_states
+
+
+def _explore_packed(system: System, checker: Checker, bounds, progress):
+    """The packed search: the same graph, with the properties evaluated on memoised rows; each
+    violation it finds at the n-th step of state k becomes the labelled transition it is."""
+    packed = PackedSystem(system, checker, _give_up_tag)
+    exploration = explore(packed, bounds, progress=progress)
+    for name, found in packed.found.items():
+        if found[0] == "step":
+            _, k, n = found
+            label, _ = next(itertools.islice(system.successors(exploration.states[k]), n, None))
+            found = ("transition", k, label, int(exploration.targets[int(exploration.offsets[k]) + n]))
+        checker.violations[name] = found
+    counts = packed.rule_counts[1:].tolist()
+    seen_states = {endpoint[0][0] for endpoint, _ in packed.locals.values}
+    return exploration, counts, seen_states
+
+
+def _predicates(system: System, ex: Exploration, predicates) -> list[np.ndarray]:
+    """Each predicate on every explored state, as a boolean array by state number.
+
+    On a packed exploration a predicate is evaluated once per distinct pair of locals and pair of
+    channel emptinesses, on a state with those: the predicates given here (quiet, the leads-to
+    properties' P and Q) read only the endpoints, their ghosts and whether each channel is empty."""
+    if not ex.packed:
+        return [np.fromiter((bool(p(s)) for s in ex.states), dtype=bool, count=ex.count) for p in predicates]
+    packed = ex.states.model
+    key, representatives = packed.endpoint_classes(ex.states.codes)
+    out = []
+    for p in predicates:
+        values = np.array([bool(p(s)) for s in representatives], dtype=bool)
+        out.append(values[key])
+    return out
+
+
+GIVE_UP = 1  # the edge tag of a step by which someone gives up: a user's ABORT, the R2 user timeout
+GIVE_UP_EVENTS = ("ABORT", "USER TIMEOUT")
+
+
+def _give_up_tag(label) -> int:
+    return GIVE_UP if label.event in GIVE_UP_EVENTS else 0
+
+
+def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, tuple]:
+    """Deadlock, progress and the leads-to properties, on the complete state graph."""
+    found: dict[str, tuple] = {}
+    pairs = [(checker.open_pending(i), checker.open_done(i)) for i in (0, 1)]
+    pairs += [(checker.both_closed_synchronized, checker.without_tcb(i)) for i in (0, 1)]
+    quiet, *values = _predicates(system, ex, [system.is_quiet] + [f for pair in pairs for f in pair])
+    terminals = graph.terminal_states(ex)
+    deadlocks = [k for k in terminals if not quiet[k]]
+    if deadlocks:
+        found["deadlock_free"] = ("state", deadlocks[0])
+    can_finish = graph.backward_reachable(ex, np.flatnonzero(quiet))
+    terminal = np.zeros(ex.count, dtype=bool)
+    terminal[terminals] = True
+    if can_finish.all() and not (quiet & ~terminal).any():
+        bottoms = [[k] for k in terminals]  # every state reaches a quiet state, and those are terminal
+    else:
+        bottoms = graph.bottom_components(ex)
+    stuck = np.flatnonzero(~can_finish)
+    if stuck.size:
+        found["progress"] = _stuck_witness(ex, bottoms, int(stuck[0]), can_finish)
+    steadfast = graph.bottom_components(ex, without_tag=GIVE_UP)
+    tests = list(zip(values[0::2], values[1::2]))
+    leads_to = {  # name: (bottom components, edges a run may not take, [(P, Q), ...])
+        "open_completes": (bottoms, 0, tests[:2]),
+        "close_completes": (steadfast, GIVE_UP, tests[2:]),
+    }
+    for name, (components, without_tag, cases) in leads_to.items():
+        for p, q in cases:
+            witness = _leads_to_violation(ex, components, p, q, without_tag)
+            if witness:
+                found[name] = witness
+                break
+    return found
+
+
+def _leads_to_violation(ex: Exploration, bottoms, p: np.ndarray, q: np.ndarray, without_tag: int = 0):
+    """A fair run from a P-state that never meets Q: ("lasso", start, (path, cycle)) or None.
+
+    ``p`` and ``q`` hold P and Q for every state. ``bottoms`` are the bottom SCCs of the runs
+    considered (those that never take an edge tagged ``without_tag``, if given); the path to one
+    of them takes no such edge either."""
+    bad_members = set()
+    for component in bottoms:
+        if not q[component].any():
+            bad_members.update(component)
+    if not bad_members:
+        return None
+    starts = np.flatnonzero(p & ~q)
+    bad = np.zeros(ex.count, dtype=bool)
+    bad[list(bad_members)] = True
+    if not (graph.forward_reachable(ex, starts, ~q, without_tag) & bad).any():
+        return None  # decided with numpy; the search below only finds the shortest path
+    path = graph.forward_path(ex, starts.tolist(), lambda k: not q[k], bad_members.__contains__, without_tag)
+    if path is None:
+        return None
+    component = next(c for c in bottoms if path[-1] in c)
+    ordered = [path[-1]] + [k for k in component if k != path[-1]]
+    cycle = graph.cycle_through(ex, ordered, without_tag) if len(component) > 1 else []
+    return ("lasso", path[0], (path, cycle))
+
+
+def _stuck_witness(ex: Exploration, bottoms, stuck: int, can_finish):
+    """From the nearest stuck state, the path into a closed cycle (or dead end) and that cycle."""
+    members = {k for c in bottoms if not can_finish[c[0]] for k in c}
+    path = graph.forward_path(ex, [stuck], lambda k: True, members.__contains__) or [stuck]
+    component = next((c for c in bottoms if path[-1] in c), [path[-1]])
+    cycle = graph.cycle_through(ex, [path[-1]] + [k for k in component if k != path[-1]]) if len(component) > 1 else []
+    return ("lasso", stuck, (path, cycle))

@@ -1,0 +1,171 @@
+"""The compiled system as another model checker's input: what the Promela and TLA+ writers share.
+
+``tcpmodel export`` writes the system that ``tcpmodel check`` explores (system.py: two endpoints,
+two bounded channels, the users, the timers; properties.py: the observer's ghost fields) as a
+model for Spin (``promela``) or TLC (``tla``) whose reachable state space is the same, state for
+state and transition for transition, with reductions off. Two uses: an independent model
+checker cross-checks the explorer's counts, and the benchmark runs the same model in each tool.
+
+The writers translate; they do not decide. Every fact about the system they need (which rules
+apply to a state and event, in what order; the ISN of each incarnation; timer durations and
+untimed modes; which sends carry an absolute SEQ; the offsets at which an absolute SEQ is
+delivered) is read here from the same objects the explorer uses, so an export cannot drift from
+the system it describes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcpmodel.base.errors import InputError
+from tcpmodel.checking.properties import ORDERLY_ENDS, Observer
+from tcpmodel.system.scenario import Scenario
+from tcpmodel.base.seqnum import MASK, relative_offsets
+from tcpmodel.language.spec import SEGMENT, USER_CALLS, Rule, Spec
+from tcpmodel.system.composed import System
+
+FORMATS = ("promela", "tla")
+CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3  # system.CAUSE_*
+ABSOLUTE_SEQ = 4  # system.ABSOLUTE_SEQ
+CLOSED_BY_CLOSE, CLOSED_BY_ABORT = 1, 2  # system.CLOSED_BY_*
+TIME_WAIT_TIMEOUT = "TIME-WAIT TIMEOUT"  # the one timer event the observer names
+
+
+@dataclass(frozen=True)
+class SystemFacts:
+    """The system of ``spec`` under ``scenario``, as the export writers need it."""
+
+    spec: Spec
+    scenario: Scenario
+    system: System
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return self.spec.states
+
+    def state(self, name: str) -> int:
+        return self.spec.states.index(name)
+
+    @property
+    def initial(self) -> int:
+        return self.system.initial_index
+
+    @property
+    def no_tcb(self) -> tuple[int, ...]:
+        return tuple(sorted(self.system.no_tcb))
+
+    def rules(self, state: str, event: str) -> list[tuple[int, Rule]]:
+        """The active rules for ``state`` and ``event``, in the order the explorer tries them."""
+        active = self.system.compiled.active
+        return [(i, r) for i, r in enumerate(self.spec.rules) if active[i] and r.event == event and state in r.states]
+
+    def handled(self, event: str) -> list[str]:
+        """The states in which some rule handles ``event``."""
+        return [s for s in self.spec.states if self.rules(s, event)]
+
+    def open_events(self, i: int) -> tuple[str, ...]:
+        return self.system.open_events[i]
+
+    def other_calls(self) -> tuple[str, ...]:
+        """The calls a user makes after opening, in the order the explorer tries them."""
+        calls = ["SEND"] if self.scenario.data else []
+        calls.append("CLOSE")
+        if self.scenario.abort:
+            calls.append("ABORT")
+        return tuple(c for c in calls if c in USER_CALLS)
+
+    def isn(self, i: int, opens: int) -> int:
+        return self.system.isn(i, opens)
+
+    @property
+    def timer_events(self) -> tuple[str, ...]:
+        return self.system.timer_events
+
+    @property
+    def durations(self) -> tuple[int, ...]:
+        return self.system.durations
+
+    @property
+    def untimed(self) -> tuple[str, ...]:
+        return self.system.untimed
+
+    @property
+    def time_wait_timer(self) -> int:
+        """The index of the timer whose expiry the observer counts as an orderly end, or -1."""
+        return self.timer_events.index(TIME_WAIT_TIMEOUT) if TIME_WAIT_TIMEOUT in self.timer_events else -1
+
+    def absolute(self, rule_index: int, flags: int) -> bool:
+        return (rule_index, flags) in self.system.compiled.absolute
+
+    @property
+    def has_absolute(self) -> bool:
+        return bool(self.system.compiled.absolute)
+
+    @property
+    def window(self) -> int:
+        return self.system.compiled.window
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        return relative_offsets(self.window)
+
+    @property
+    def seq_variables(self) -> tuple[str, ...]:
+        """The anchors of an absolute SEQ's representatives, in ``CompiledSpec.seq_slots`` order."""
+        names = [v.name for v in self.spec.variables]
+        return tuple(names[k - 1] for k in self.system.compiled.seq_slots)
+
+    @property
+    def max_sends(self) -> int:
+        return max((len(r.sends) for r in self.spec.rules), default=0)
+
+    @property
+    def segment_rules(self) -> bool:
+        return any(r.event == SEGMENT for r in self.spec.rules)
+
+    def observed(self, names) -> tuple[int, ...]:
+        return tuple(self.state(s) for s in names if s in self.spec.states)
+
+    @property
+    def orderly_ends(self) -> tuple[int, ...]:
+        return self.observed(ORDERLY_ENDS)
+
+    @property
+    def opening(self) -> tuple[int, ...]:
+        return self.observed(("LISTEN", "SYN-SENT"))
+
+    @property
+    def close_wait(self) -> int:
+        return self.state("CLOSE-WAIT") if "CLOSE-WAIT" in self.spec.states else -1
+
+    @property
+    def established(self) -> int:
+        return self.state("ESTABLISHED") if "ESTABLISHED" in self.spec.states else -1
+
+
+def system_facts(spec: Spec, scenario: Scenario) -> SystemFacts:
+    try:
+        Observer(spec)
+    except ValueError as exc:
+        raise InputError(f"cannot export {spec.name}: {exc} (the observer's ghost fields are part of every state)") from None
+    return SystemFacts(spec, scenario, System(spec, scenario))
+
+
+def int32(value: int) -> int:
+    """A 32-bit pattern as the signed number a 32-bit machine integer holds."""
+    value &= MASK
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def write_export(spec: Spec, scenario: Scenario, fmt: str, command: str) -> dict[str, str]:
+    """The files of the export in format ``fmt``: {file name: text}. ``command`` is recorded."""
+    facts = system_facts(spec, scenario)
+    if fmt == "promela":
+        from tcpmodel.export.promela import write_promela
+
+        return {f"{spec.name}.pml": write_promela(facts, command)}
+    if fmt == "tla":
+        from tcpmodel.export.tla import write_tla
+
+        return write_tla(facts, command)
+    raise InputError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")

@@ -1,0 +1,247 @@
+"""Reading spec files: TOML with the line of every key, and ``extends`` for variant specs.
+
+``tomllib`` gives no positions, so ``LineIndex`` scans the text once for table headers and keys;
+an error about ``when`` of the third ``[[rule]]`` can then name its line.
+
+A variant names the spec it changes with ``extends`` in its ``[spec]`` table and then
+- replaces fields of a rule or timer by giving a ``[[rule]]`` / ``[[timer]]`` with the same name
+  (only the fields it gives change; a rule may also move with ``before``/``after``),
+- adds rules (placed with ``before = "name"`` or ``after = "name"``; appended otherwise),
+- removes rules listed in ``[variant] remove``,
+- overrides keys of ``[spec]``, ``[constants]``, ``[definitions]``, ``[options]``,
+  ``[isn]`` and ``[scenario]``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tcpmodel.base.errors import SpecError, did_you_mean
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"]+)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r'^\s*("[^"]*"|[A-Za-z0-9_\-.]+)\s*=')
+
+
+@dataclass
+class LineIndex:
+    """Line numbers of table headers and keys: (table, item index or None, key) -> line."""
+
+    lines: dict[tuple, int] = field(default_factory=dict)
+
+    @classmethod
+    def scan(cls, text: str) -> "LineIndex":
+        index, counts = cls(), {}
+        current: tuple[str, int | None] = ("", None)
+        depth = 0
+        for number, line in enumerate(text.splitlines(), 1):
+            if depth == 0:
+                header = _HEADER.match(line)
+                if header:
+                    name = header.group(2).strip('"')
+                    if header.group(1) == "[[":
+                        counts[name] = counts.get(name, -1) + 1
+                        current = (name, counts[name])
+                    else:
+                        current = (name, None)
+                    index.lines[(current[0], current[1], None)] = number
+                    continue
+                key = _KEY.match(line)
+                if key:
+                    index.lines.setdefault((current[0], current[1], key.group(1).strip('"')), number)
+            depth = max(0, depth + _bracket_balance(line))
+        return index
+
+    def line(self, table: str, item: int | None = None, key: str | None = None) -> int | None:
+        return self.lines.get((table, item, key)) or self.lines.get((table, item, None))
+
+
+def _bracket_balance(line: str) -> int:
+    """Net count of [ and { outside strings and comments on a key's line (multi-line arrays)."""
+    balance, quote = 0, ""
+    for ch in line:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            break
+        elif ch in "[{":
+            balance += 1
+        elif ch in "]}":
+            balance -= 1
+    return balance if not _HEADER.match(line) else 0
+
+
+@dataclass
+class Located:
+    """A table read from a file, with where it came from."""
+
+    data: dict
+    path: Path
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+    def where_key(self, key: str, index_of: dict) -> str:
+        line = index_of.get(key, self.line)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+@dataclass
+class RawSpec:
+    """The merged tables of a spec and its bases, every rule and timer with its location."""
+
+    path: Path
+    tables: dict[str, dict]
+    table_where: dict[str, str]
+    rules: list[tuple[dict, str, dict]]  # (rule table, "file:line", {key: "file:line"})
+    timers: list[tuple[dict, str, dict]]
+    variables: list[tuple[dict, str, dict]]
+
+
+MERGED_TABLES = ("spec", "constants", "definitions", "options", "isn", "scenario", "variant")
+LIST_TABLES = ("rule", "timer", "variable")
+KNOWN_TOP = set(MERGED_TABLES) | set(LIST_TABLES)
+
+
+def read_spec_file(path: str | Path, _seen: tuple = ()) -> RawSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("no such spec file", where=str(path)) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SpecError(f"cannot read the spec file: {exc}", where=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _syntax_error(path, exc) from None
+    except RecursionError:
+        raise SpecError("TOML nested too deeply", where=str(path)) from None
+    index = LineIndex.scan(text)
+    for key in data:
+        if key not in KNOWN_TOP:
+            raise SpecError(
+                f'unknown table "{key}"{did_you_mean(key, KNOWN_TOP)}',
+                where=f"{path}:{index.line(key) or 1}",
+            )
+    for name in LIST_TABLES:
+        if name in data and not (isinstance(data[name], list) and all(isinstance(t, dict) for t in data[name])):
+            raise SpecError(f'"{name}" must be written as [[{name}]] tables', where=f"{path}:{index.line(name) or 1}")
+    for name in MERGED_TABLES:
+        if name in data and not isinstance(data[name], dict):
+            raise SpecError(f'"{name}" must be a table [{name}]', where=f"{path}:{index.line(name) or 1}")
+
+    def located(name: str) -> list[tuple[dict, str, dict]]:
+        out = []
+        for i, table in enumerate(data.get(name, [])):
+            keys = {k: f"{path}:{index.line(name, i, k)}" for k in table}
+            out.append((table, f"{path}:{index.line(name, i)}", keys))
+        return out
+
+    own = RawSpec(
+        path=path,
+        tables={t: dict(data.get(t, {})) for t in MERGED_TABLES},
+        table_where={t: f"{path}:{index.line(t) or 1}" for t in MERGED_TABLES},
+        rules=located("rule"),
+        timers=located("timer"),
+        variables=located("variable"),
+    )
+    base_name = own.tables["spec"].get("extends")
+    if base_name is None:
+        if own.tables["variant"]:
+            raise SpecError("[variant] needs [spec] extends = \"base.toml\"", where=own.table_where["variant"])
+        return own
+    if not isinstance(base_name, str):
+        raise SpecError("extends must be a file name", where=f"{path}:{index.line('spec', None, 'extends')}")
+    extends_at = f"{path}:{index.line('spec', None, 'extends')}"
+    try:
+        base_path = (path.parent / base_name).resolve()
+        exists = base_path.is_file()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise SpecError(f"extends names {base_name[:60]!r}, which cannot be opened ({exc})", where=extends_at) from None
+    if base_path in _seen or base_path == path.resolve():
+        raise SpecError(f"extends forms a cycle through {base_name}", where=extends_at)
+    if not exists:
+        raise SpecError(f"extends names {base_name!r}, which does not exist", where=extends_at)
+    base = read_spec_file(base_path, _seen + (path.resolve(),))
+    return _overlay(base, own)
+
+
+def _syntax_error(path: Path, exc: tomllib.TOMLDecodeError) -> SpecError:
+    message = str(exc)
+    m = re.search(r"\(at line (\d+), column (\d+)\)", message)
+    if m:
+        message = message[: m.start()].strip()
+        return SpecError(f"TOML syntax error: {message} (column {m.group(2)})", where=f"{path}:{m.group(1)}")
+    m = re.search(r"\(at end of document\)", message)
+    return SpecError(f"TOML syntax error: {message}", where=str(path))
+
+
+def _overlay(base: RawSpec, own: RawSpec) -> RawSpec:
+    tables = {}
+    for name in MERGED_TABLES:
+        merged = dict(base.tables.get(name, {}))
+        merged.update(own.tables.get(name, {}))
+        tables[name] = merged
+    tables["spec"].pop("extends", None)
+    rules = list(base.rules)
+    remove = own.tables["variant"].get("remove", [])
+    if not isinstance(remove, list) or not all(isinstance(r, str) for r in remove):
+        raise SpecError("[variant] remove must be a list of rule names", where=own.table_where["variant"])
+    names = [r[0].get("name") for r in rules]
+    for name in remove:
+        if name not in names:
+            raise SpecError(f'[variant] removes rule "{name}", which the base spec does not have{did_you_mean(name, [n for n in names if isinstance(n, str)])}', where=own.table_where["variant"])
+        rules = [r for r in rules if r[0].get("name") != name]
+        names = [r[0].get("name") for r in rules]
+    for table, where, keys in own.rules:
+        _place(rules, table, where, keys, "rule")
+    timers = list(base.timers)
+    for table, where, keys in own.timers:
+        _place(timers, table, where, keys, "timer")
+    variables = list(base.variables)
+    for table, where, keys in own.variables:
+        _place(variables, table, where, keys, "variable")
+    return RawSpec(
+        path=own.path,
+        tables=tables,
+        table_where={**base.table_where, **{k: v for k, v in own.table_where.items() if own.tables.get(k)}},
+        rules=rules,
+        timers=timers,
+        variables=variables,
+    )
+
+
+def _place(items: list, table: dict, where: str, keys: dict, kind: str) -> None:
+    """Merge a variant's [[rule]] (or timer) into the base list: replace fields, or insert."""
+    name = table.get("name")
+    names = [t.get("name") for t, _, _ in items]
+    before, after = table.get("before"), table.get("after")
+    if name in names:
+        i = names.index(name)
+        old_table, _, old_keys = items.pop(i)
+        merged = {**old_table, **table}
+        merged_keys = {**old_keys, **keys}
+        if before is None and after is None:
+            items.insert(i, (merged, where, merged_keys))
+            return
+        table, keys = merged, merged_keys
+        names = [t.get("name") for t, _, _ in items]
+    anchor = before if before is not None else after
+    if anchor is None:
+        items.append((table, where, keys))
+        return
+    if anchor not in names:
+        raise SpecError(
+            f'{"before" if before is not None else "after"} names {kind} "{anchor}", which does not exist{did_you_mean(str(anchor), [n for n in names if isinstance(n, str)])}',
+            where=keys.get("before" if before is not None else "after", where),
+        )
+    i = names.index(anchor) + (0 if before is not None else 1)
+    items.insert(i, (table, where, keys))

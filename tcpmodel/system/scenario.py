@@ -1,0 +1,154 @@
+"""Scenarios: what the environment does around the spec's two endpoints.
+
+A scenario is kept apart from the rules. Its values come, in this order of precedence, from
+command-line flags, the spec's ``[scenario]`` table, and the defaults below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from tcpmodel.base.errors import InputError, did_you_mean
+
+ROLES = ("active", "passive", "either")
+ENDPOINTS = ("A", "B")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The environment of one exploration.
+
+    roles: how each endpoint's user opens: CONNECT ("active"), LISTEN ("passive") or either.
+    incarnations: how many times each user may open the connection on the same 4-tuple.
+    data: octets the user hands to SEND, once per incarnation (0: no SEND at all).
+    capacity: segments each one-way channel holds; a segment sent into a full channel is lost
+      (a full queue drops its tail), and a timer does not fire while its channel is full.
+    loss, duplication, reordering: what the network may do to a segment in flight.
+    abort: whether a user may ABORT instead of CLOSE.
+    timed: discrete ticks; segments age and die after msl ticks; timers count down (rto, ...).
+    premature_timeouts: in the untimed mode, let a retransmission timer fire while segments are
+      still in flight (by default it fires only once the network is empty: RTO > round trip).
+    quiet_time: an endpoint opens a new incarnation only once none of its own earlier segments
+      (all of which carry older sequence numbers) is still in the network: RFC 9293 §3.4.3's
+      quiet time. Without it, a delayed <SEQ=0><CTL=RST,ACK> that an endpoint sent from CLOSED
+      can reset its next connection when that connection's receive window covers 0.
+    isn: the initial sequence number of each endpoint's first incarnation, and the step by which
+      the ISN clock advances per incarnation (RFC 9293 §3.4.1).
+    options: the spec's named options that are switched on.
+    """
+
+    roles: tuple[str, str] = ("active", "either")
+    incarnations: int = 2
+    data: int = 1
+    capacity: int = 2
+    loss: bool = True
+    duplication: bool = True
+    reordering: bool = True
+    abort: bool = True
+    timed: bool = False
+    msl: int = 2
+    rto: int = 1
+    quiet_time: bool = True
+    premature_timeouts: bool = False
+    isn: tuple[int, int] = (0, 0)
+    isn_stride: int = 0
+    options: frozenset[str] = frozenset()
+
+    def describe(self) -> dict:
+        d = asdict(self)
+        d["roles"] = dict(zip(ENDPOINTS, self.roles))
+        d["isn"] = dict(zip(ENDPOINTS, self.isn))
+        d["options"] = sorted(self.options)
+        if not self.timed:
+            d.pop("msl")
+            d.pop("rto")
+        return d
+
+    def network(self) -> str:
+        """One line naming the network behaviour, for report headers."""
+        on = [n for n in ("loss", "duplication", "reordering") if getattr(self, n)]
+        kind = ", ".join(on) if on else "a perfect FIFO channel"
+        return f"capacity {self.capacity} per direction; {kind}"
+
+
+FIELDS = {f.name for f in fields(Scenario)}
+
+
+def make_scenario(spec, overrides: dict | None = None) -> Scenario:
+    """The scenario for ``spec``: defaults, then the spec's [isn] and [scenario], then overrides."""
+    values: dict = {}
+    isn = spec.isn
+    if isn:
+        values["isn"] = (isn.get("A", 0), isn.get("B", 0))
+        values["isn_stride"] = isn.get("stride", 0)
+    options = {o.name for o in spec.options.values() if o.default}
+    for source, where in ((spec.scenario, spec.scenario_where), (overrides or {}, "command line")):
+        for key, value in source.items():
+            if key == "options":
+                options = _options(value, spec, where)
+                continue
+            if key == "enable" or key == "disable":
+                for name in _options(value, spec, where):
+                    (options.add if key == "enable" else options.discard)(name)
+                continue
+            if key not in FIELDS:
+                raise InputError(f'unknown scenario setting "{key}"{did_you_mean(key, FIELDS)}', where=where)
+            values[key] = value
+    values["options"] = frozenset(options)
+    scenario = validate(replace(Scenario(), **_normalise(values, where="scenario")))
+    window = spec.constants.get("RCV.WND")
+    if window is not None and scenario.data > window:
+        raise InputError(
+            f"data ({scenario.data}) must fit in the receive window RCV.WND ({window}): "
+            "the spec delivers whole segments and does not trim them to the window",
+            where="scenario",
+        )
+    return scenario
+
+
+def _options(value, spec, where) -> set[str]:
+    names = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    for n in names:
+        if n not in spec.options:
+            known = ", ".join(sorted(spec.options)) or "none"
+            raise InputError(f'unknown option "{n}"{did_you_mean(str(n), spec.options)} (this spec has: {known})', where=where)
+    return set(names)
+
+
+def _normalise(values: dict, where: str) -> dict:
+    out = dict(values)
+    if "roles" in out:
+        roles = out["roles"]
+        if isinstance(roles, dict):
+            roles = (roles.get("A", "active"), roles.get("B", "either"))
+        if isinstance(roles, str):
+            roles = tuple(r.strip() for r in roles.split(","))
+        out["roles"] = tuple(roles)
+    if "isn" in out:
+        isn = out["isn"]
+        if isinstance(isn, dict):
+            isn = (isn.get("A", 0), isn.get("B", 0))
+        out["isn"] = tuple(isn)
+    return out
+
+
+def validate(s: Scenario) -> Scenario:
+    def bad(message: str) -> InputError:
+        return InputError(message, where="scenario")
+
+    if len(s.roles) != 2 or any(r not in ROLES for r in s.roles):
+        raise bad(f"roles must name one of {', '.join(ROLES)} for A and for B, not {s.roles!r}")
+    if "active" not in s.roles and "either" not in s.roles:
+        raise bad("no endpoint can open actively, so no connection can ever start")
+    for name, low, high in (("incarnations", 1, 8), ("data", 0, 16), ("capacity", 1, 8), ("msl", 1, 16), ("rto", 1, 16)):
+        value = getattr(s, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise bad(f"{name} must be a whole number from {low} to {high}, not {value!r}")
+    for name in ("loss", "duplication", "reordering", "abort", "timed", "quiet_time", "premature_timeouts"):
+        if not isinstance(getattr(s, name), bool):
+            raise bad(f"{name} must be true or false, not {getattr(s, name)!r}")
+    if len(s.isn) != 2 or any(not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**32 for v in s.isn):
+        raise bad(f"isn must give A and B a 32-bit number, not {s.isn!r}")
+    if not isinstance(s.isn_stride, int) or isinstance(s.isn_stride, bool) or not 0 <= s.isn_stride < 2**31:
+        raise bad(f"isn stride must be a number from 0 to 2**31-1, not {s.isn_stride!r}")
+    return s
