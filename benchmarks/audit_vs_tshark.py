@@ -60,11 +60,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's tcpmodel, not another installed copy
 
-from tcpmodel.oracle.audit import audit_file
-from tcpmodel.traces.capture import write_pcap
-from tcpmodel.oracle.judge import FAIL, PASS, profile_named
-from tcpmodel.traces.packets import TcpPacket
 from tcpmodel.language.spec import load_spec
+from tcpmodel.oracle.audit import audit_file
+from tcpmodel.oracle.judge import FAIL, PASS, profile_named
+from tcpmodel.traces.capture import write_pcap
+from tcpmodel.traces.packets import TcpPacket
 
 MODULUS = 1 << 32
 MSS = 1448  # 1500-octet MTU less IPv4, TCP and the timestamp option

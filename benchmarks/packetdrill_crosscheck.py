@@ -63,9 +63,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's tcpmodel, not another installed copy
 
 from tcpmodel.conformance.harness import select
-from tcpmodel.host.netns import namespace, set_sysctls
 from tcpmodel.conformance.stacks.linux import SYSCTLS
 from tcpmodel.conformance.stacks.linux import unavailable_reason as linux_unavailable
+from tcpmodel.host.netns import namespace, set_sysctls
 
 RESULTS = ROOT / "benchmarks" / "RESULTS-packetdrill.md"
 BUILT_FROM = "tcpmodel-built-from.txt"  # beside a binary this script built: the source's commit

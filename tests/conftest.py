@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from tcpmodel.checking.check import check
-from tcpmodel.system.scenario import make_scenario
 from tcpmodel.language.spec import load_spec
+from tcpmodel.system.scenario import make_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "specs" / "rfc9293.toml"

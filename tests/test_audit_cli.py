@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tcpmodel.traces.capture import read_capture, to_trace
 from tcpmodel.cli.main import main
+from tcpmodel.traces.capture import read_capture, to_trace
 from tcpmodel.traces.trace import Trace, write_trace
 from tests.conftest import REFERENCE
 from tests.netns_support import netns_capable, no_leftovers  # noqa: F401 - fixtures

@@ -10,10 +10,9 @@ from dataclasses import replace
 import pytest
 
 from tcpmodel.oracle.audit import audit_file
-from tcpmodel.traces.capture import read_capture, write_pcap
 from tcpmodel.oracle.judge import FAIL, PASS, profile_named
+from tcpmodel.traces.capture import read_capture, write_pcap
 from tests.conftest import benchmark_module
-
 
 
 @pytest.fixture(scope="module")

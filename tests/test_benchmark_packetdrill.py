@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import benchmark_module
 
-
 PACKET_ERROR = """\
 /tmp/x/scripts/active.rule.abort_reset.pkt:12: error handling packet: live packet field tcp_ack: expected: 0 (0x0) vs actual: 1 (0x1)
 script packet:  0.000183 R 1:1(0) 

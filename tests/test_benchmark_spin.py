@@ -10,7 +10,6 @@ import pytest
 from tests.conftest import benchmark_module
 
 
-
 @pytest.fixture(scope="module")
 def bench():
     yield from benchmark_module("spin_vs_tcpmodel")

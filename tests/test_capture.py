@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpmodel.traces.capture import CapturedSegment, read_capture, to_trace, write_pcap
 from tcpmodel.base.errors import InputError
+from tcpmodel.traces.capture import CapturedSegment, read_capture, to_trace, write_pcap
 from tcpmodel.traces.packets import TcpPacket, ethernet_frame, ip_packet
 from tcpmodel.traces.trace import FLAG_BITS, SegmentEvent, read_trace, write_trace
 

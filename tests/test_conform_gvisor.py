@@ -12,9 +12,9 @@ import pytest
 
 from tcpmodel.cli.main import main
 from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite
-from tcpmodel.oracle.profiles import PROFILES
-from tcpmodel.language.spec import load_spec
 from tcpmodel.conformance.stacks import gvisor, process
+from tcpmodel.language.spec import load_spec
+from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE, require_stack
 from tests.netns_support import child_processes

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite
-from tcpmodel.oracle.judge import PROFILES
-from tcpmodel.language.spec import load_spec
 from tcpmodel.conformance.stacks import lwip
+from tcpmodel.language.spec import load_spec
+from tcpmodel.oracle.judge import PROFILES
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE, require_stack
 

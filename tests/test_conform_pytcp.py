@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tcpmodel.conformance.harness import ERROR, Settings, run_suite
-from tcpmodel.oracle.judge import PROFILES
-from tcpmodel.language.spec import load_spec
 from tcpmodel.conformance.stacks import process, pytcp
+from tcpmodel.language.spec import load_spec
+from tcpmodel.oracle.judge import PROFILES
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 

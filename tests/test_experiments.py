@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from tcpmodel.cli.main import main
 from tcpmodel.base.errors import InputError
+from tcpmodel.cli.main import main
 from tcpmodel.experiments.kernel import _rates, port_exhaustion, time_wait_duration
 from tcpmodel.host.socktable import find, tcp_table
 from tests.netns_support import netns_capable, no_leftovers  # noqa: F401 - fixtures

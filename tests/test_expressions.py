@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpmodel.language import expressions as ex
 from tcpmodel.base import seqnum
 from tcpmodel.base.errors import InputError
+from tcpmodel.language import expressions as ex
 
 STATES = ("CLOSED", "SYN-SENT", "TIME-WAIT")
 

@@ -2,9 +2,14 @@
 
 import pytest
 
-from tcpmodel.conformance.report import conform_json, conform_markdown, explanations, matrix_markdown
 from tcpmodel.conformance.findings import Finding, explain, stale
 from tcpmodel.conformance.harness import Outcome
+from tcpmodel.conformance.report import (
+    conform_json,
+    conform_markdown,
+    explanations,
+    matrix_markdown,
+)
 from tcpmodel.oracle.judge import PROFILES, Verdict
 
 EDGE = Finding("right-edge", "procedure", "RFC 9293 §3.10.7.4", "A", "does B", ("*.ACK.out_of_window",))

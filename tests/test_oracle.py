@@ -8,11 +8,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcpmodel.system.observe import endpoint_trace
-from tcpmodel.oracle.judge import FAIL, INCONCLUSIVE, PASS, PROFILES, judge, option_kinds
-from tcpmodel.system.scenario import make_scenario
 from tcpmodel.language.spec import load_spec
+from tcpmodel.oracle.judge import (
+    FAIL,
+    INCONCLUSIVE,
+    PASS,
+    PROFILES,
+    judge,
+    option_kinds,
+)
 from tcpmodel.system.composed import System
+from tcpmodel.system.observe import endpoint_trace
+from tcpmodel.system.scenario import make_scenario
 from tcpmodel.traces.trace import CallEvent, Header, SegmentEvent, Trace
 from tests.conftest import REFERENCE
 

@@ -9,8 +9,8 @@ import pytest
 from tcpmodel.checking.check import check
 from tcpmodel.cli.main import main
 from tcpmodel.engine.explore import Bounds
-from tcpmodel.system.scenario import make_scenario
 from tcpmodel.language.spec import load_spec
+from tcpmodel.system.scenario import make_scenario
 from tests.conftest import REFERENCE, VARIANTS
 
 FIFO = dict(loss=False, duplication=False, reordering=False)

@@ -6,9 +6,9 @@ were run under packetdrill on Linux by benchmarks/packetdrill_crosscheck.py (not
 
 import pytest
 
-from tcpmodel.vectors.packetdrill import not_exported, script
 from tcpmodel.language.spec import load_spec
 from tcpmodel.vectors.generation import Step, Vector, generate
+from tcpmodel.vectors.packetdrill import not_exported, script
 from tests.conftest import REFERENCE
 
 SPEC = load_spec(REFERENCE)

@@ -11,12 +11,12 @@ import json
 import pytest
 
 from tcpmodel.checking.check import check
+from tcpmodel.checking.properties import Observer
 from tcpmodel.cli.main import main
 from tcpmodel.engine.explore import explore
-from tcpmodel.checking.properties import Observer
-from tcpmodel.system.scenario import make_scenario
 from tcpmodel.language.spec import load_spec
 from tcpmodel.system.composed import ABSOLUTE_SEQ, CAUSE, System
+from tcpmodel.system.scenario import make_scenario
 from tests.conftest import REFERENCE, VARIANTS
 from tests.test_variants import EXPECTED
 

@@ -126,8 +126,8 @@ def test_ack_too_new_needs_reused_sequence_space(reference):
 def test_an_absolute_seq_is_delivered_at_every_region_of_the_receivers_space(reference):
     """RFC 9293's <SEQ=0> reset has no relation to the receiver's numbers: the system delivers it
     once per region (seqnum.representatives), a relative segment once as it is."""
-    from tcpmodel.system.scenario import make_scenario
     from tcpmodel.system.composed import System
+    from tcpmodel.system.scenario import make_scenario
 
     system = System(reference, make_scenario(reference, {}))
     names = [v.name for v in reference.variables]

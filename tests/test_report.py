@@ -9,13 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.claims import evidence as report
-from tcpmodel.cli.main import main
+from tcpmodel.claims import gather as gathering
+from tcpmodel.claims import report
 from tcpmodel.claims.document import document
-from tcpmodel.claims.judging import CLAIMS, CONTRADICTS, FAILS, VERDICTS, Finding, Row, judge_all
+from tcpmodel.claims.judging import (
+    CLAIMS,
+    CONTRADICTS,
+    FAILS,
+    VERDICTS,
+    Finding,
+    Row,
+    judge_all,
+)
+from tcpmodel.claims.witness import Action, replay, shortest_run, state_of
+from tcpmodel.cli.main import main
 from tcpmodel.language.spec import load_spec
 from tcpmodel.rendering.statediagram import diagram_edges, render_state_diagram
-from tcpmodel.claims.witness import Action, replay, shortest_run, state_of
 from tests.conftest import REFERENCE, ROOT
 
 SPECS, EXPERIMENTS = ROOT / "specs", ROOT / "reports" / "experiments"
@@ -27,7 +36,7 @@ LINK = re.compile(r"\]\(([^)#\s]+)\)")
 def quick(tmp_path_factory):
     """The quick report, gathered once through the library and written to ``first/``."""
     out = tmp_path_factory.mktemp("first")
-    ev = report.gather(SPECS, EXPERIMENTS, quick=True)
+    ev = gathering.gather(SPECS, EXPERIMENTS, quick=True)
     rows = judge_all(ev)
     report.write(out, document(ev, rows, out), ev.artefacts)
     return ev, rows, out
@@ -146,7 +155,7 @@ def test_the_state_diagram_has_every_state_and_every_rule_edge():
 
 
 def test_a_witness_is_the_shortest_run_through_its_milestones(reference):
-    from tcpmodel.claims.evidence import BASIC, system_for
+    from tcpmodel.claims.gather import BASIC, system_for
 
     s = system_for(reference, BASIC)
     run = shortest_run(s, [lambda l, p, q: state_of(s, q, "A") == state_of(s, q, "B") == "ESTABLISHED"])

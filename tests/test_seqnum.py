@@ -5,7 +5,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcpmodel.base import seqnum
-from tcpmodel.base.seqnum import HALF, MASK, MODULUS, in_window, seq_add, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
+from tcpmodel.base.seqnum import (
+    HALF,
+    MASK,
+    MODULUS,
+    in_window,
+    seq_add,
+    seq_diff,
+    seq_ge,
+    seq_gt,
+    seq_le,
+    seq_lt,
+)
 
 u32 = st.integers(min_value=0, max_value=MASK)
 # Distances that stress the edges of the half-space as well as random ones.

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcpmodel.base import seqnum
-from tcpmodel.proofs import symbolic as sy
 from tcpmodel.language.codegen import CompiledSpec
-from tcpmodel.proofs.obligations import PROVED, REFUTED
 from tcpmodel.language.spec import FLAG_BITS, SEGMENT, load_spec
+from tcpmodel.proofs import symbolic as sy
+from tcpmodel.proofs.results import PROVED, REFUTED
 
 REFERENCE = Path(__file__).resolve().parent.parent / "specs" / "rfc9293.toml"
 RUNS = (

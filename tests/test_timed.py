@@ -1,8 +1,8 @@
 """The timed model: TIME-WAIT must last two MSL, and a FIN that arrives again restarts it."""
 
-from tcpmodel.system.scenario import make_scenario
 from tcpmodel.language.spec import load_spec
 from tcpmodel.system.composed import System
+from tcpmodel.system.scenario import make_scenario
 from tests.conftest import REFERENCE, VARIANTS, check_scenario
 
 # The scenario of specs/variants/time_wait_one_msl.toml: timed (MSL 2 ticks, RTO 1), one

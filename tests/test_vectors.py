@@ -6,10 +6,10 @@ import json
 import pytest
 
 from tcpmodel.cli.main import main
-from tcpmodel.oracle.judge import FAIL, PASS, judge
-from tcpmodel.vectors.packetdrill import exportable, script
 from tcpmodel.language.spec import load_spec
+from tcpmodel.oracle.judge import FAIL, PASS, judge
 from tcpmodel.vectors.generation import PROFILE, generate, vector_trace
+from tcpmodel.vectors.packetdrill import exportable, script
 from tests.conftest import REFERENCE
 
 SPEC = load_spec(REFERENCE)

@@ -13,16 +13,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tcpmodel.engine import graph
 from tcpmodel.base import seqnum
 from tcpmodel.checking.counterexample import Counterexample, build_counterexample
+from tcpmodel.checking.packed import PackedOverflow, PackedSystem
+from tcpmodel.checking.properties import (
+    FAIRNESS,
+    PROPERTIES,
+    Checker,
+    Observer,
+    Property,
+)
+from tcpmodel.engine import graph
 from tcpmodel.engine.explore import Bounds, Exploration, explore
 from tcpmodel.engine.fastexplore import peak_rss
-from tcpmodel.checking.packed import PackedOverflow, PackedSystem
-from tcpmodel.checking.properties import FAIRNESS, PROPERTIES, Checker, Observer, Property
-from tcpmodel.system.scenario import Scenario
 from tcpmodel.language.spec import Spec
 from tcpmodel.system.composed import System
+from tcpmodel.system.scenario import Scenario
 
 
 @dataclass

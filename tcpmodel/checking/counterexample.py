@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from tcpmodel.base.version import __version__
 from tcpmodel.engine.explore import Exploration
-from tcpmodel.system.scenario import ENDPOINTS
 from tcpmodel.language.spec import flag_names
 from tcpmodel.system.composed import ABSOLUTE_SEQ, AGE, CAUSE, GEN, Label, System
+from tcpmodel.system.scenario import ENDPOINTS
 
 
 @dataclass

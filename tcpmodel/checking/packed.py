@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tcpmodel.engine.inttable import PairTable
-from tcpmodel.checking.rows import Column, Interner, Rows
 from tcpmodel.checking.properties import PROPERTY_NAMES
+from tcpmodel.checking.rows import Column, Interner, Rows
+from tcpmodel.engine.inttable import PairTable
 
 FIELDS = 4  # A's local, B's local, channel A->B, channel B->A
 BIT = {name: 1 << n for n, name in enumerate(PROPERTY_NAMES)}

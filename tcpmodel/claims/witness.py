@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 from tcpmodel.base.version import __version__
 from tcpmodel.checking.counterexample import Step, describe_step
-from tcpmodel.rendering.ladder import render_ladder
-from tcpmodel.system.scenario import ENDPOINTS
 from tcpmodel.language.spec import flag_names
+from tcpmodel.rendering.ladder import render_ladder
 from tcpmodel.system.composed import GEN, System
+from tcpmodel.system.scenario import ENDPOINTS
 
 LIMIT = 2_000_000  # (state, milestones met) pairs searched before giving up
 

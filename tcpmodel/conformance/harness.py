@@ -43,9 +43,24 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tcpmodel.traces.packets import TcpPacket, decode_frame, ip_packet
+from tcpmodel.base.errors import InputError
 from tcpmodel.base.seqnum import MASK
-from tcpmodel.traces.trace import FLAG_BITS, CallEvent, SegmentEvent, parse_flags
+from tcpmodel.conformance.findings import explain
+from tcpmodel.host.loopback import write_pcap
+from tcpmodel.oracle.audit import Side
+from tcpmodel.oracle.judge import PROFILES, judge
+from tcpmodel.rendering.auditladder import render_side
+from tcpmodel.traces.packets import TcpPacket, decode_frame, ip_packet
+from tcpmodel.traces.trace import (
+    FLAG_BITS,
+    CallEvent,
+    Header,
+    SegmentEvent,
+    Trace,
+    parse_flags,
+    write_atomic,
+    write_trace,
+)
 
 SYN, ACK = FLAG_BITS["SYN"], FLAG_BITS["ACK"]
 RAW_IPV4 = 228  # the pcap link type of a bare IPv4 packet (what a TUN device carries)
@@ -249,9 +264,6 @@ def run_suite(spec, vectors: list, stack, profile, settings: Settings, out: Path
     A vector whose run fails in the harness or the stack's process (not bad input) is an ERROR and
     the run goes on. On Ctrl-C the outcomes so far are returned, and ``interrupted`` (a list) gets
     the name of the vector that was cut short."""
-    from tcpmodel.base.errors import InputError
-    from tcpmodel.conformance.findings import explain
-    from tcpmodel.oracle.judge import PROFILES
 
     outcomes: list[Outcome] = []
     window = spec.constants.get("RCV.WND", 0)
@@ -301,15 +313,11 @@ def run_suite(spec, vectors: list, stack, profile, settings: Settings, out: Path
 
 
 def to_trace(spec, profile, vector, recording: Recording):
-    from tcpmodel.traces.trace import Header, Trace
-
     header = Header(spec.name, profile.name, endpoint=recording.endpoint, peer=recording.peer, source=f"vector {vector.name}")
     return Trace(header, tuple(recording.events))
 
 
 def judge_trace(spec, trace, profile):
-    from tcpmodel.oracle.judge import judge
-
     return judge(spec, trace, profile, calls_observed=True, end_is_silence=True)
 
 
@@ -318,8 +326,6 @@ ETHERNET_HEADER = bytes.fromhex("020000000002" "020000000001" "0800")  # fixed, 
 
 def write_files(out: Path, name: str, trace, recording: Recording, verdict, spec_name: str) -> list[str]:
     """``OUT/<vector>.jsonl`` and ``.pcap``, and ``.svg`` (the ladder) for a FAIL."""
-    from tcpmodel.host.loopback import write_pcap
-    from tcpmodel.traces.trace import write_trace
 
     stem = out / name
     paths = [stem.with_name(stem.name + ".jsonl"), stem.with_name(stem.name + ".pcap")]
@@ -327,10 +333,6 @@ def write_files(out: Path, name: str, trace, recording: Recording, verdict, spec
     frames = [(int(t), int(round((t - int(t)) * 1e6)) % 1_000_000, ETHERNET_HEADER + raw) for t, raw in recording.packets]
     write_pcap(paths[1], frames)
     if verdict.verdict == "FAIL":
-        from tcpmodel.oracle.audit import Side
-        from tcpmodel.rendering.auditladder import render_side
-        from tcpmodel.traces.trace import write_atomic
-
         svg = stem.with_name(stem.name + ".svg")
         text = render_side(Side(recording.endpoint, verdict, trace), f"vector {name}; spec {spec_name}")
         write_atomic(svg, text.encode("utf-8"), "ladder diagram")

@@ -25,6 +25,8 @@ import time
 from array import array
 from dataclasses import dataclass, field
 
+from tcpmodel.engine.fastexplore import explore_packed, peak_rss
+
 
 @dataclass
 class Exploration:
@@ -83,7 +85,6 @@ class Bounds:
 
     def exceeded(self, seconds: float) -> str:
         """Why the search must stop after running ``seconds`` (time or memory), or ""."""
-        from tcpmodel.engine.fastexplore import peak_rss
 
         if self.max_seconds is not None and seconds > self.max_seconds:
             return f"--max-seconds {self.max_seconds:g} reached"
@@ -111,8 +112,6 @@ def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=No
     """
     bounds = bounds or Bounds()
     if hasattr(model, "expand") and on_state is None and on_transition is None and edge_tag is None:
-        from tcpmodel.engine.fastexplore import explore_packed
-
         result = Exploration([], array("i"), array("q", [0]), array("I"), packed=True)
         return explore_packed(model, result, bounds, progress)
     collecting = gc.isenabled()
@@ -126,8 +125,6 @@ def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=No
 
 
 def _explore(model, bounds: Bounds, on_state, on_transition, progress, edge_tag) -> Exploration:
-    from tcpmodel.engine.fastexplore import peak_rss
-
     started = time.monotonic()
     index: dict = {}
     states: list = []

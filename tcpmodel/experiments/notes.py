@@ -27,8 +27,10 @@ import os
 import socket
 import time
 
+from tcpmodel.host.loopback import LoopbackCapture
 from tcpmodel.host.netns import namespace, read_sysctl, set_sysctls
 from tcpmodel.host.socktable import TIME_WAIT, tcp_table
+from tcpmodel.traces.packets import decode_frame
 
 NAMES = ("message-boundaries", "syn-data", "time-wait-cost")
 HOST = "127.0.0.1"
@@ -70,8 +72,6 @@ def time_wait_cost(progress=None) -> dict:
 
 
 def measure_boundaries() -> dict:
-    from tcpmodel.host.loopback import LoopbackCapture
-
     with LoopbackCapture() as capture:
         with socket.create_server((HOST, 5002)) as listener:
             client = socket.create_connection((HOST, 5002), timeout=5)
@@ -94,8 +94,6 @@ def measure_boundaries() -> dict:
 
 
 def measure_syn_data() -> dict:
-    from tcpmodel.host.loopback import LoopbackCapture
-
     with LoopbackCapture() as capture:
         with socket.create_server((HOST, 5003)) as listener:
             listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
@@ -199,7 +197,6 @@ def open_descriptors() -> int:
 
 def relative_segments(frames) -> list[dict]:
     """The captured TCP segments, sequence numbers relative to the ISN of the side that sent the SYN."""
-    from tcpmodel.traces.packets import decode_frame
 
     segments = [s for s in (decode_frame(1, frame) for _, _, frame in frames) if s is not None]
     isn = {}

@@ -18,16 +18,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tcpmodel.base.errors import InputError
-from tcpmodel.checking.properties import ORDERLY_ENDS, Observer
-from tcpmodel.system.scenario import Scenario
 from tcpmodel.base.seqnum import MASK, relative_offsets
+from tcpmodel.checking.properties import ORDERLY_ENDS, Observer
 from tcpmodel.language.spec import SEGMENT, USER_CALLS, Rule, Spec
-from tcpmodel.system.composed import System
+from tcpmodel.system.composed import (  # noqa: F401 - re-exported for the writers
+    ABSOLUTE_SEQ,
+    CAUSE_ABORT,
+    CAUSE_CALL,
+    CAUSE_SEGMENT,
+    CAUSE_TIMER,
+    CLOSED_BY_ABORT,
+    CLOSED_BY_CLOSE,
+    System,
+)
+from tcpmodel.system.scenario import Scenario
 
-FORMATS = ("promela", "tla")
-CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3  # system.CAUSE_*
-ABSOLUTE_SEQ = 4  # system.ABSOLUTE_SEQ
-CLOSED_BY_CLOSE, CLOSED_BY_ABORT = 1, 2  # system.CLOSED_BY_*
 TIME_WAIT_TIMEOUT = "TIME-WAIT TIMEOUT"  # the one timer event the observer names
 
 
@@ -155,17 +160,3 @@ def int32(value: int) -> int:
     """A 32-bit pattern as the signed number a 32-bit machine integer holds."""
     value &= MASK
     return value - (1 << 32) if value >= 1 << 31 else value
-
-
-def write_export(spec: Spec, scenario: Scenario, fmt: str, command: str) -> dict[str, str]:
-    """The files of the export in format ``fmt``: {file name: text}. ``command`` is recorded."""
-    facts = system_facts(spec, scenario)
-    if fmt == "promela":
-        from tcpmodel.export.promela import write_promela
-
-        return {f"{spec.name}.pml": write_promela(facts, command)}
-    if fmt == "tla":
-        from tcpmodel.export.tla import write_tla
-
-        return write_tla(facts, command)
-    raise InputError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")

@@ -28,10 +28,19 @@ How the model is built, and why Spin's counts then equal ``tcpmodel check``'s:
 
 from __future__ import annotations
 
-from tcpmodel.export.common import ABSOLUTE_SEQ, CAUSE_ABORT, CAUSE_CALL, CAUSE_SEGMENT, CAUSE_TIMER, CLOSED_BY_ABORT, CLOSED_BY_CLOSE, SystemFacts
-from tcpmodel.language.expressions import BOOL
+from tcpmodel.export.common import (
+    ABSOLUTE_SEQ,
+    CAUSE_ABORT,
+    CAUSE_CALL,
+    CAUSE_SEGMENT,
+    CAUSE_TIMER,
+    CLOSED_BY_ABORT,
+    CLOSED_BY_CLOSE,
+    SystemFacts,
+)
 from tcpmodel.export.promelaexpr import MACROS, literal
 from tcpmodel.export.promelastep import StepWriter, bits, if_, indent
+from tcpmodel.language.expressions import BOOL
 from tcpmodel.language.spec import SEGMENT
 
 

@@ -20,9 +20,9 @@ small numbers computes does; a literal that does not fit is refused.
 
 from __future__ import annotations
 
-from tcpmodel.language import expressions as ex
 from tcpmodel.base.errors import InputError
 from tcpmodel.export.common import int32
+from tcpmodel.language import expressions as ex
 
 MACROS = """\
 #define INT_MIN (-2147483647 - 1)

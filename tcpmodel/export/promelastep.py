@@ -17,8 +17,8 @@ import re
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.export.common import ABSOLUTE_SEQ, SystemFacts
-from tcpmodel.language.expressions import SEQ
 from tcpmodel.export.promelaexpr import literal, translate
+from tcpmodel.language.expressions import SEQ
 from tcpmodel.language.spec import FLAG_BITS
 
 SEGMENT_FIELDS = ("flags", "seq", "ack", "data", "gen", "cause", "age")  # Python's tuple order, less window

@@ -26,9 +26,19 @@ from __future__ import annotations
 
 import re
 
-from tcpmodel.language import expressions as ex
 from tcpmodel.base.errors import InputError
-from tcpmodel.export.common import ABSOLUTE_SEQ, CAUSE_ABORT, CAUSE_CALL, CAUSE_SEGMENT, CAUSE_TIMER, CLOSED_BY_ABORT, CLOSED_BY_CLOSE, SystemFacts, int32
+from tcpmodel.export.common import (
+    ABSOLUTE_SEQ,
+    CAUSE_ABORT,
+    CAUSE_CALL,
+    CAUSE_SEGMENT,
+    CAUSE_TIMER,
+    CLOSED_BY_ABORT,
+    CLOSED_BY_CLOSE,
+    SystemFacts,
+    int32,
+)
+from tcpmodel.language import expressions as ex
 from tcpmodel.language.spec import FLAG_BITS, SEGMENT
 
 RESERVED = set(

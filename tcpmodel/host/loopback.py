@@ -18,6 +18,10 @@ import threading
 import time
 from typing import Self
 
+from tcpmodel.base.errors import InputError
+from tcpmodel.host.netns import namespace
+from tcpmodel.traces.capture import write_frames
+
 ETH_P_ALL = 0x0003
 SO_TIMESTAMP = 29  # asm-generic value (x86, arm, riscv, powerpc); alpha, mips, parisc and sparc differ
 TIMEVAL = struct.Struct("@ll")
@@ -94,7 +98,6 @@ def _timestamp(ancillary) -> tuple[int, int]:
 
 def write_pcap(path, frames) -> None:
     """Write ``(seconds, microseconds, frame)`` triples as a pcap (Ethernet), whole or not at all."""
-    from tcpmodel.traces.capture import write_frames
 
     write_frames(path, frames)
 
@@ -107,8 +110,6 @@ def capture_loopback_connection(pcap_path, data: bytes = b"hello", port: int = 5
     both sockets are closed and ``lo`` has been quiet for ``settle`` seconds.
     Returns the frame count and both ports.
     """
-    from tcpmodel.base.errors import InputError
-    from tcpmodel.host.netns import namespace
 
     if not data:
         raise InputError("the data to send must not be empty")

@@ -190,7 +190,6 @@ def child_main(fd: int) -> None:
     """The child's side: read the request, enter the namespace, run, send the result or the exception."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the child
     with os.fdopen(fd, "wb") as replies:
-
         def send(message) -> None:
             pickle.dump(message, replies)
             replies.flush()

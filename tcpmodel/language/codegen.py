@@ -13,8 +13,8 @@ Environment layout: ``(ISN, DATA)``.
 
 from __future__ import annotations
 
-from tcpmodel.language import expressions as ex
 from tcpmodel.base import seqnum
+from tcpmodel.language import expressions as ex
 from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Spec
 
 SEGMENT_SOURCE = {

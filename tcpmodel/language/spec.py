@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tcpmodel.language import expressions as ex
 from tcpmodel.base.errors import InputError, SpecError, did_you_mean
+from tcpmodel.language import expressions as ex
 from tcpmodel.language.specfile import RawSpec, read_spec_file
 
 USER_CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tcpmodel.traces.capture import read_capture, to_trace
 from tcpmodel.base.errors import InputError
-from tcpmodel.oracle.judge import FAIL, INCONCLUSIVE, PASS, Profile, Verdict, judge
 from tcpmodel.language.spec import Spec
+from tcpmodel.oracle.judge import FAIL, INCONCLUSIVE, PASS, Profile, Verdict, judge
+from tcpmodel.traces.capture import read_capture, to_trace
 from tcpmodel.traces.trace import Trace, read_trace
 
 RANK = {FAIL: 0, INCONCLUSIVE: 1, PASS: 2}

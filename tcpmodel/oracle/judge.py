@@ -30,11 +30,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from tcpmodel.language.codegen import CompiledSpec
 from tcpmodel.base.seqnum import seq_ge
+from tcpmodel.language.codegen import CompiledSpec
 from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Spec, flag_names
-from tcpmodel.traces.trace import CallEvent, SegmentEvent, Trace
 from tcpmodel.oracle.profiles import PROFILES, Profile, profile_named  # noqa: F401 - re-exported: the oracle judges under them
+from tcpmodel.traces.trace import CallEvent, SegmentEvent, Trace
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 SPEC_FLAGS = sum(FLAG_BITS.values())  # FIN, SYN, RST, ACK: PSH, URG, ECE and CWR are not modelled

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tcpmodel.base.errors import InputError, did_you_mean
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -124,8 +126,6 @@ PROFILES = {
 
 
 def profile_named(name: str) -> Profile:
-    from tcpmodel.base.errors import InputError, did_you_mean
-
     if name not in PROFILES:
         raise InputError(f'unknown profile "{name}"{did_you_mean(name, PROFILES)}; profiles: {", ".join(PROFILES)}')
     return PROFILES[name]

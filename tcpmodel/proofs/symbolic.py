@@ -43,9 +43,16 @@ from dataclasses import dataclass, field
 import z3
 
 from tcpmodel.base import seqnum
-from tcpmodel.proofs import z3terms as zt
-from tcpmodel.proofs.obligations import PROVED, REFUTED, TIMEOUT, UNKNOWN, Result, fresh_solver
 from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Rule, Spec
+from tcpmodel.proofs import z3terms as zt
+from tcpmodel.proofs.results import (
+    PROVED,
+    REFUTED,
+    TIMEOUT,
+    UNKNOWN,
+    Result,
+    fresh_solver,
+)
 
 ENDPOINTS = ("A", "B")
 DATA_RANGE = (1, 8)

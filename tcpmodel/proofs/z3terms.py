@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 
 import z3
 
-from tcpmodel.language import expressions as ex
 from tcpmodel.base.seqnum import HALF, MASK
+from tcpmodel.language import expressions as ex
 from tcpmodel.language.spec import Rule, Spec
 
 WIDTH = 32

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tcpmodel.oracle.audit import ConnectionVerdict, Side
-from tcpmodel.rendering.ladder import render_ladder, seconds
 from tcpmodel.oracle.judge import FAIL
+from tcpmodel.rendering.ladder import render_ladder, seconds
 from tcpmodel.traces.trace import CallEvent, SegmentEvent, flag_text
 
 END = "end of trace"

@@ -2,30 +2,8 @@
 
 from __future__ import annotations
 
-from tcpmodel.checking.check import CheckResult
-from tcpmodel.system.scenario import ENDPOINTS
 from tcpmodel.base.seqnum import HALF, MODULUS
-
-
-def scenario_line(result: CheckResult) -> str:
-    s = result.scenario
-    roles = ", ".join(f"{e} {r}" for e, r in zip(ENDPOINTS, s.roles))
-    parts = [
-        roles,
-        f"{s.incarnations} incarnation{'s' if s.incarnations != 1 else ''}",
-        f"{s.data} octet{'s' if s.data != 1 else ''} each way",
-        s.network(),
-        "timed (MSL %d ticks, RTO %d)" % (s.msl, s.rto) if s.timed else "untimed",
-    ]
-    if s.abort:
-        parts.append("users may ABORT")
-    if s.quiet_time:
-        parts.append("quiet time")
-    if s.premature_timeouts:
-        parts.append("premature timeouts")
-    if s.options:
-        parts.append("options: " + ", ".join(sorted(s.options)))
-    return "; ".join(parts)
+from tcpmodel.checking.check import CheckResult
 
 
 def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> str:
@@ -34,7 +12,7 @@ def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> s
     lines = [
         f"spec:      {spec.name} ({spec.title}): {len(spec.states)} states, {result.total_rules} rules"
         + (f" ({len(result.inactive_rules)} more belong to options not enabled)" if result.inactive_rules else ""),
-        f"scenario:  {scenario_line(result)}",
+        f"scenario:  {result.scenario.summary()}",
         f"explored:  {ex.count:,} states, {ex.transitions:,} transitions, depth {ex.depth}, "
         + ("complete" if ex.complete else f"INCOMPLETE ({ex.stop_reason})")
         + f", {ex.seconds:.1f} s" + (" (reduced: segment causes merged)" if result.reduced else ""),

@@ -59,12 +59,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from tcpmodel.language.codegen import CompiledSpec, evaluate_constant
 from tcpmodel.base.errors import SpecError
-from tcpmodel.language.expressions import SEQ
-from tcpmodel.system.scenario import ENDPOINTS, Scenario
 from tcpmodel.base.seqnum import MASK, representatives
+from tcpmodel.language.codegen import CompiledSpec, evaluate_constant
+from tcpmodel.language.expressions import SEQ
 from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Spec, flag_names, unset_variables
+from tcpmodel.system.scenario import ENDPOINTS, Scenario
 
 CLOSED_BY_CLOSE, CLOSED_BY_ABORT = 1, 2
 CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3

@@ -64,6 +64,26 @@ class Scenario:
             d.pop("rto")
         return d
 
+    def summary(self) -> str:
+        """One line describing the scenario, for report headers and the check summary."""
+        roles = ", ".join(f"{e} {r}" for e, r in zip(ENDPOINTS, self.roles))
+        parts = [
+            roles,
+            f"{self.incarnations} incarnation{'s' if self.incarnations != 1 else ''}",
+            f"{self.data} octet{'s' if self.data != 1 else ''} each way",
+            self.network(),
+            "timed (MSL %d ticks, RTO %d)" % (self.msl, self.rto) if self.timed else "untimed",
+        ]
+        if self.abort:
+            parts.append("users may ABORT")
+        if self.quiet_time:
+            parts.append("quiet time")
+        if self.premature_timeouts:
+            parts.append("premature timeouts")
+        if self.options:
+            parts.append("options: " + ", ".join(sorted(self.options)))
+        return "; ".join(parts)
+
     def network(self) -> str:
         """One line naming the network behaviour, for report headers."""
         on = [n for n in ("loss", "duplication", "reordering") if getattr(self, n)]

@@ -28,6 +28,7 @@ from pathlib import Path
 import dpkt
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.seqnum import seq_add, seq_ge
 from tcpmodel.traces.packets import (
     LINK_TYPES,
     Segment,
@@ -36,7 +37,6 @@ from tcpmodel.traces.packets import (
     decode_frame,
     ethernet_frame,
 )
-from tcpmodel.base.seqnum import seq_add, seq_ge
 from tcpmodel.traces.trace import FLAG_BITS, Header, SegmentEvent, Trace, write_atomic
 
 SYN, ACK, FIN, RST = FLAG_BITS["SYN"], FLAG_BITS["ACK"], FLAG_BITS["FIN"], FLAG_BITS["RST"]

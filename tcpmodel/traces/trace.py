@@ -23,8 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tcpmodel.base.version import __version__
 from tcpmodel.base.errors import InputError, did_you_mean
+from tcpmodel.base.version import __version__
 
 FORMAT = 1
 TOOL = f"tcpmodel {__version__}"

@@ -22,18 +22,17 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-
 from itertools import pairwise
 
-from tcpmodel.base.version import __version__
 from tcpmodel.base.errors import SpecError
-from tcpmodel.engine.explore import explore
-from tcpmodel.oracle.judge import PROFILES, Oracle
-from tcpmodel.system.scenario import make_scenario
 from tcpmodel.base.seqnum import MASK
+from tcpmodel.base.version import __version__
+from tcpmodel.engine.explore import explore
 from tcpmodel.language.spec import FLAG_BITS, Spec, flag_names
+from tcpmodel.oracle.judge import PROFILES, Oracle
 from tcpmodel.proofs.symbolic import boundary_witnesses
 from tcpmodel.system.composed import System
+from tcpmodel.system.scenario import make_scenario
 from tcpmodel.traces.trace import CallEvent, Header, SegmentEvent, Trace
 
 FIN, SYN, RST, ACK = (FLAG_BITS[f] for f in ("FIN", "SYN", "RST", "ACK"))

@@ -45,6 +45,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tcpmodel.base.errors import InputError
 from tcpmodel.conformance.findings import Finding
 from tcpmodel.conformance.harness import Recording, Settings
 from tcpmodel.conformance.stacks import build, process
@@ -116,7 +117,6 @@ def describe() -> dict:
 
 def run(vector: dict, settings: Settings, model_window: int) -> Recording:
     """Run one vector against a fresh netstack process; it is killed after ``settings.timeout``."""
-    from tcpmodel.base.errors import InputError
 
     try:
         path = program()

@@ -53,7 +53,16 @@ import subprocess
 import threading
 
 from tcpmodel.conformance.findings import Finding
-from tcpmodel.conformance.harness import Recording, Settings, StackHung, Unsupported, drive
+from tcpmodel.conformance.harness import (
+    Recording,
+    Settings,
+    StackHung,
+    Unsupported,
+    drive,
+)
+from tcpmodel.host.netns import NamespaceUnavailable, namespace, write_sysctls
+from tcpmodel.host.netns import unavailable_reason as netns_reason
+from tcpmodel.host.socktable import tcp_table
 
 NAME = "linux"
 PROFILE = "linux"  # the profile its report is judged by: RFC 9293 with the MAY/SHOULD allowances Linux takes
@@ -90,8 +99,6 @@ SYSCTLS = {
 
 
 def unavailable_reason() -> str | None:
-    from tcpmodel.host.netns import unavailable_reason as netns_reason
-
     reason = netns_reason()
     if reason:
         return reason
@@ -112,7 +119,6 @@ def describe() -> dict:
 
 def run(vector: dict, settings: Settings, model_window: int) -> Recording:
     """Run one vector in a fresh namespace; the stack's process is killed after ``settings.timeout``."""
-    from tcpmodel.host.netns import NamespaceUnavailable, namespace
 
     reason = unavailable_reason()
     if reason:
@@ -140,7 +146,6 @@ def run(vector: dict, settings: Settings, model_window: int) -> Recording:
 
 def run_in_namespace(vector: dict, settings: Settings, model_window: int) -> Recording:
     """Inside the namespace (a child process): pin the sysctls, open the TUN, run the vector."""
-    from tcpmodel.host.netns import write_sysctls
 
     read_back = write_sysctls(SYSCTLS)
     for name, value in SYSCTLS.items():
@@ -285,8 +290,6 @@ class LinuxAdapter:
         return self.listener
 
     def _half_open(self) -> bool:
-        from tcpmodel.host.socktable import tcp_table
-
         return any(e.local[1] == self.port and e.state == TCP_SYN_RECV for e in tcp_table())
 
     def _forget(self, sock: socket.socket) -> None:

@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from tcpmodel.conformance.harness import Recording, Settings
+from tcpmodel.conformance.stacks import process
 from tcpmodel.conformance.stacks.forkserver import ForkServer
 from tcpmodel.conformance.stacks.pytcp_findings import FINDINGS  # noqa: F401 - this stack's FINDINGS
 
@@ -85,6 +86,5 @@ def describe() -> dict:
 
 def run(vector: dict, settings: Settings, model_window: int) -> Recording:
     """Run one vector against a fresh PyTCP process; it is killed after ``settings.timeout``."""
-    from tcpmodel.conformance.stacks import process
 
     return process.run_vector([sys.executable, str(PROGRAM)], vector, settings, model_window, launch=FORK_SERVER.launch)

@@ -64,6 +64,8 @@ import subprocess
 
 from tcpmodel.conformance.findings import Finding
 from tcpmodel.conformance.harness import Recording, Settings
+from tcpmodel.conformance.stacks.build import BuildFailed, built_program
+from tcpmodel.conformance.stacks.install import missing_debian
 from tcpmodel.conformance.stacks.process import Addresses, run_vector
 
 NAME = "slirp"
@@ -78,8 +80,6 @@ NETWORK = "10.0.2.0/24"
 
 
 def unavailable_reason() -> str | None:
-    from tcpmodel.conformance.stacks.install import missing_debian
-
     missing = missing_debian(DEBIAN_PACKAGES)
     if missing:
         return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed: run tcpmodel stacks --install slirp"
@@ -103,7 +103,6 @@ def _namespaces_possible() -> bool:
 @functools.cache
 def prepare():
     """The harness program, built (once per source and flags) with gcc and pkg-config's flags."""
-    from tcpmodel.conformance.stacks.build import BuildFailed, built_program
 
     if shutil.which("pkg-config") is None:
         raise BuildFailed("building the slirp program needs `pkg-config`, which is not installed "

@@ -88,7 +88,6 @@ class Program:
 
     async def start(self) -> None:
         from pmd_net_addr import Ip4Address, Ip4IfAddr
-
         from pmd_pytcp import stack
         from pmd_pytcp.lib.interface_layer import InterfaceLayer
 

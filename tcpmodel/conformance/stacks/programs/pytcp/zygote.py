@@ -35,10 +35,9 @@ MESSAGE_BYTES = 4096
 
 
 def serve(control: socket.socket) -> None:
-    import program  # noqa: F401 - imported here once, for every child (it imports PyTCP on use)
-
     import pmd_pytcp.socket  # noqa: F401
     import pmd_pytcp.stack  # noqa: F401
+    import program  # noqa: F401 - imported here once, for every child (it imports PyTCP on use)
 
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_read, False)

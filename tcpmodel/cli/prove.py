@@ -1,0 +1,36 @@
+"""``tcpmodel prove``: the Z3 obligations of a spec, with their report and witnesses."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tcpmodel.cli.output import (
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_VIOLATION,
+    write_atomic,
+)
+from tcpmodel.language.spec import load_spec
+from tcpmodel.proofs.prove import UNKNOWN, prove, to_markdown
+from tcpmodel.proofs.symbolic import boundary_witnesses, witnesses_json
+from tcpmodel.rendering.summary import proof_json, proof_text
+from tcpmodel.system.scenario import make_scenario
+
+
+def run(args) -> int:
+    spec = load_spec(args.spec)
+    options = make_scenario(spec, {"enable": args.enable} if args.enable else {}).options
+    results = prove(spec, options, args.timeout)
+    if args.report:
+        write_atomic(Path(args.report), to_markdown(results, spec))
+    if args.witnesses:
+        write_atomic(Path(args.witnesses), witnesses_json(boundary_witnesses(spec, args.timeout)))
+    if args.json:
+        sys.stdout.write(json.dumps(proof_json(spec, results), sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(proof_text(spec, results, args.report))
+    if any(not r.ok and r.status != UNKNOWN for r in results):
+        return EXIT_VIOLATION
+    return EXIT_INCOMPLETE if any(not r.ok for r in results) else EXIT_OK

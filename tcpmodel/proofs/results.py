@@ -1,0 +1,47 @@
+"""What every proof obligation comes to: its status, time and model; shared by the obligations
+(``obligations``) and the symbolic runs (``symbolic``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import z3
+
+
+class ProofStatus(StrEnum):
+    """How Z3 decided an obligation."""
+
+    PROVED = "proved"
+    REFUTED = "refuted"  # with a model: concrete values that break the claim
+    UNKNOWN = "unknown"  # the time limit ran out, or Z3 gave up
+
+
+PROVED, REFUTED, UNKNOWN = ProofStatus.PROVED, ProofStatus.REFUTED, ProofStatus.UNKNOWN
+TIMEOUT = 10.0
+
+
+@dataclass
+class Result:
+    """The outcome of one obligation; ``model`` holds the counterexample of a refutation."""
+
+    name: str
+    status: ProofStatus
+    seconds: float
+    detail: str
+    model: dict[str, int | bool] = field(default_factory=dict)
+    witness: bool = False  # proved by the model: it shows that an intuition fails
+
+    @property
+    def ok(self) -> bool:
+        return self.status == PROVED
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "status": str(self.status), "ok": self.ok, "seconds": round(self.seconds, 3),
+                "detail": self.detail, "model": self.model, "witness": self.witness}
+
+
+def fresh_solver(timeout: float) -> z3.Solver:
+    solver = z3.SolverFor("QF_BV")  # every claim is quantifier-free bit-vectors and booleans
+    solver.set("timeout", max(1, int(timeout * 1000)))
+    return solver
