@@ -62,7 +62,8 @@ sys.path.insert(0, str(ROOT))  # this checkout's tcpmodel, not another installed
 
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.audit import audit_file
-from tcpmodel.oracle.judge import FAIL, PASS, profile_named
+from tcpmodel.oracle.profiles import profile_named
+from tcpmodel.oracle.verdicts import FAIL, PASS
 from tcpmodel.traces.capture import write_pcap
 from tcpmodel.traces.packets import TcpPacket
 

@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 
 from tcpmodel.cli.main import main
 from tcpmodel.oracle.audit import Side
-from tcpmodel.oracle.judge import FAIL, Verdict
+from tcpmodel.oracle.judge import Judgement
+from tcpmodel.oracle.verdicts import FAIL
 from tcpmodel.rendering.auditladder import file_stems, ladder_records, render_side
 from tcpmodel.traces.trace import (
     FLAG_BITS,
@@ -100,7 +101,7 @@ def test_records_calls_and_a_deviation_at_the_end_of_the_trace():
         SegmentEvent(0.0, "out", SYN, 100, 0, 1000, 0),
         CallEvent(0.5, "SEND", "error: not connected", 5),
     ))
-    verdict = Verdict(FAIL, "rfc9293", 3, "no segment", ["<SYN SEQ=100>"], ["RFC 9293 §3.8.1"], "the endpoint sent nothing more")
+    verdict = Judgement(FAIL, "rfc9293", 3, "no segment", ["<SYN SEQ=100>"], ["RFC 9293 §3.8.1"], "the endpoint sent nothing more")
     side = Side("10.0.0.1:40000", verdict, trace)
     header, steps = ladder_records(side)
     assert header["names"] == {"A": "10.0.0.1:40000", "B": "peer 10.0.0.2:80"} and "deviation" in header

@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 
 from tcpmodel.oracle.audit import audit_file
-from tcpmodel.oracle.judge import FAIL, PASS, profile_named
+from tcpmodel.oracle.profiles import profile_named
+from tcpmodel.oracle.verdicts import FAIL, PASS
 from tcpmodel.traces.capture import read_capture, write_pcap
 from tests.conftest import benchmark_module
 

@@ -14,7 +14,7 @@ from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite, se
 from tcpmodel.conformance.stacks import linux
 from tcpmodel.host.netns import leftover_namespaces, own_prefix
 from tcpmodel.language.spec import load_spec
-from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.traces.trace import FLAG_BITS
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE

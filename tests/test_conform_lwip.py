@@ -15,7 +15,7 @@ import pytest
 from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite
 from tcpmodel.conformance.stacks import lwip
 from tcpmodel.language.spec import load_spec
-from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE, require_stack
 

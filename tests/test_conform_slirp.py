@@ -14,7 +14,7 @@ import pytest
 from tcpmodel.conformance.harness import ERROR, Settings, Unsupported, run_suite
 from tcpmodel.conformance.stacks import process, slirp
 from tcpmodel.language.spec import load_spec
-from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE, require_stack
 from tests.netns_support import child_processes

@@ -10,14 +10,15 @@ from tcpmodel.conformance.report import (
     explanations,
     matrix_markdown,
 )
-from tcpmodel.oracle.judge import PROFILES, Verdict
+from tcpmodel.oracle.judge import Judgement
+from tcpmodel.oracle.profiles import PROFILES
 
 EDGE = Finding("right-edge", "procedure", "RFC 9293 §3.10.7.4", "A", "does B", ("*.ACK.out_of_window",))
 RESET = Finding("reset", "MUST", "RFC 9293 §3.5.2", "C", "does D", ("passive.*",), seen=r"^<RST")
 
 
 def outcome(name, verdict, seen=""):
-    judged = Verdict(verdict, "rfc9293", event=3 if verdict == "FAIL" else None, seen=seen, allowed=["no segment"])
+    judged = Judgement(verdict, "rfc9293", event=3 if verdict == "FAIL" else None, seen=seen, allowed=["no segment"])
     return Outcome(name, name.split(".")[0], "target", verdict, 0.1, judged=judged)
 
 

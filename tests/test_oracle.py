@@ -9,14 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcpmodel.language.spec import load_spec
-from tcpmodel.oracle.judge import (
-    FAIL,
-    INCONCLUSIVE,
-    PASS,
-    PROFILES,
-    judge,
-    option_kinds,
-)
+from tcpmodel.oracle.judge import judge, option_kinds
+from tcpmodel.oracle.profiles import PROFILES
+from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS
 from tcpmodel.system.composed import System
 from tcpmodel.system.observe import endpoint_trace
 from tcpmodel.system.scenario import make_scenario

@@ -9,7 +9,7 @@ from pathlib import Path
 from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite
 from tcpmodel.conformance.stacks import process
 from tcpmodel.language.spec import load_spec
-from tcpmodel.oracle.judge import PROFILES
+from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 

@@ -7,7 +7,8 @@ import pytest
 
 from tcpmodel.cli.main import main
 from tcpmodel.language.spec import load_spec
-from tcpmodel.oracle.judge import FAIL, PASS, judge
+from tcpmodel.oracle.judge import judge
+from tcpmodel.oracle.verdicts import FAIL, PASS
 from tcpmodel.vectors.generation import PROFILE, generate, vector_trace
 from tcpmodel.vectors.packetdrill import exportable, script
 from tests.conftest import REFERENCE

@@ -9,7 +9,7 @@ from pathlib import Path
 from tcpmodel.claims.ledger import Ledger
 from tcpmodel.claims.witness import Run
 from tcpmodel.language.spec import Spec
-from tcpmodel.oracle.judge import Verdict
+from tcpmodel.oracle.judge import Judgement
 from tcpmodel.proofs.results import Result
 
 FOLDER = "seed-claims"  # the artefacts, next to seed-claims.md
@@ -59,7 +59,7 @@ class Evidence:
     ledger: Ledger | None = None
     shown: dict[str, Shown] = field(default_factory=dict)
     proofs: dict[str, Result] = field(default_factory=dict)
-    oracle: dict[str, tuple[str, Verdict]] = field(default_factory=dict)  # name -> (trace file, verdict)
+    oracle: dict[str, tuple[str, Judgement]] = field(default_factory=dict)  # name -> (trace file, verdict)
     kernel: dict[str, dict] = field(default_factory=dict)
     artefacts: dict[str, str] = field(default_factory=dict)  # file name in FOLDER -> text
     reference: Spec | None = None

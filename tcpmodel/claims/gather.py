@@ -39,7 +39,8 @@ from tcpmodel.claims.witness import (
     state_of,
 )
 from tcpmodel.language.spec import FLAG_BITS, Spec, load_spec
-from tcpmodel.oracle.judge import PROFILES, judge
+from tcpmodel.oracle.judge import judge
+from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.proofs.symbolic import run_results, sequence_accounting
 from tcpmodel.rendering.ladder import render_ladder
 from tcpmodel.rendering.statediagram import render_state_diagram

@@ -10,9 +10,11 @@ correction" if one corrects, else "holds". No verdict is written down anywhere e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tcpmodel.claims.evidence import FOLDER, Evidence
+from tcpmodel.oracle.verdicts import PASS
 
 SUPPORTS, CORRECTS, CONTRADICTS = "supports", "corrects", "contradicts"
 HOLDS, CORRECTED, FAILS = "holds", "holds with a correction", "does not hold"
@@ -36,7 +38,7 @@ class Claim:
     topic: str
     quotes: tuple[str, ...]  # the notes' own words, each a verbatim excerpt
     english: str
-    judge: object  # Evidence -> list[Finding]
+    judge: Callable[[Evidence], list[Finding]]
 
 
 @dataclass
@@ -358,14 +360,14 @@ def third_segment(ev: Evidence) -> list[Finding]:
                  f"B's handshake: rule `{f.get('rule')}` takes B to {f.get('state_after')} and delivers the octet.")
                 if model else "No model run found in which the handshake completes with data.",
                 pictures(ev, "third-segment-data", "model run (SVG)")),
-        Finding(effect(active == passive == "PASS"), "oracle", f"traces with data on the third segment: {active}, {passive}",
+        Finding(effect(active == passive == PASS), "oracle", f"traces with data on the third segment: {active}, {passive}",
                 f"The oracle, judging against the reference spec (profile rfc9293): an active opener whose third segment is "
                 f"ACK + 5 octets, without a pure ACK first: {active}; a passive opener that receives ACK + 5 octets as the third "
                 f"segment and acknowledges them: {passive}. RFC 9293 §3.5: synchronizing \"using data-carrying segments ... is "
                 "perfectly legitimate\".",
                 [("active trace", ev.oracle["third-segment-data.active"][0]),
                  ("passive trace", ev.oracle["third-segment-data.passive"][0])]),
-        Finding(CORRECTS if kernel and syn_data == "PASS" else CONTRADICTS, "kernel",
+        Finding(CORRECTS if kernel and syn_data == PASS else CONTRADICTS, "kernel",
                 f"correction: the first may carry data too: Linux's SYN carried {segs[0]['len'] if segs else 0} octets (TCP Fast Open)",
                 (f"Linux {k['kernel']} with `net.ipv4.tcp_fastopen` = {k['sysctls'].get('net.ipv4.tcp_fastopen')} (TCP Fast Open, "
                  f"RFC 7413; `tcpmodel experiment syn-data`, recorded): the client's SYN carried {segs[0]['len']} octets, the "

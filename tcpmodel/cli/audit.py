@@ -15,7 +15,8 @@ from tcpmodel.cli.output import (
 )
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.audit import audit_file
-from tcpmodel.oracle.judge import profile_named
+from tcpmodel.oracle.profiles import profile_named
+from tcpmodel.oracle.verdicts import FAIL
 from tcpmodel.rendering.auditladder import (
     file_stems,
     ladder_file,
@@ -44,7 +45,7 @@ def run(args) -> int:
         sys.stderr.write(f"tcpmodel: error: {error}\n")
     if errors:
         return EXIT_INPUT
-    return EXIT_VIOLATION if any(c.verdict == "FAIL" for a in audits for c in a.connections) else EXIT_OK
+    return EXIT_VIOLATION if any(c.verdict == FAIL for a in audits for c in a.connections) else EXIT_OK
 
 
 def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) -> dict[tuple[int, int, int], str]:
@@ -55,7 +56,7 @@ def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) ->
     for i, (audit, stem) in enumerate(zip(audits, file_stems([a.path for a in audits]))):
         for c, connection in enumerate(audit.connections):
             for s, side in enumerate(connection.sides):
-                if side.verdict.verdict != "FAIL":
+                if side.judgement.verdict != FAIL:
                     continue
                 path = ladder_file(out, stem, connection, c, s)
                 try:

@@ -27,7 +27,7 @@ from tcpmodel.conformance.report import (
 )
 from tcpmodel.conformance.stacks import stack_module
 from tcpmodel.language.spec import load_spec
-from tcpmodel.oracle.judge import profile_named
+from tcpmodel.oracle.profiles import profile_named
 from tcpmodel.vectors.generation import generate
 
 

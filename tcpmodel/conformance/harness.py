@@ -48,7 +48,8 @@ from tcpmodel.base.seqnum import MASK
 from tcpmodel.conformance.findings import explain
 from tcpmodel.host.loopback import write_pcap
 from tcpmodel.oracle.audit import Side
-from tcpmodel.oracle.judge import PROFILES, judge
+from tcpmodel.oracle.judge import judge
+from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.rendering.auditladder import render_side
 from tcpmodel.traces.packets import TcpPacket, decode_frame, ip_packet
 from tcpmodel.traces.trace import (
@@ -225,7 +226,7 @@ class Outcome:
     target: str
     verdict: str  # PASS, FAIL, INCONCLUSIVE, SKIPPED, ERROR
     seconds: float
-    judged: object = None  # oracle.Verdict under the profile asked for
+    judged: object = None  # oracle.Judgement under the profile asked for
     others: dict = field(default_factory=dict)  # profile name -> verdict under the other profiles
     reason: str = ""
     files: list[str] = field(default_factory=list)

@@ -13,9 +13,14 @@ Environment layout: ``(ISN, DATA)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tcpmodel.base import seqnum
 from tcpmodel.language import expressions as ex
 from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Spec
+
+# dispatch(t, s, e) -> (rule index, new TCB, segments sent, timers restarted), or None
+Dispatch = Callable[[tuple, tuple, tuple], "tuple[int, tuple, tuple, tuple] | None"]
 
 SEGMENT_SOURCE = {
     "SEG.SEQ": "s[1]",
@@ -40,7 +45,7 @@ class CompiledSpec:
         self.rules = tuple(r for r in spec.rules)
         self.active = tuple(r.active(options) for r in self.rules)
         self.sources: dict[tuple[int, str], str] = {}
-        self.dispatch: dict[tuple[int, str], object] = {}
+        self.dispatch: dict[tuple[int, str], Dispatch] = {}
         for state in spec.states:
             for event in spec.events:
                 fn = self._compile_dispatch(state, event)

@@ -46,7 +46,7 @@ MAX_DIGITS = 20
 @dataclass(frozen=True)
 class Node:
     kind: str  # int bool name state call binop not neg and or
-    value: object = None  # literal value, name, operator or function name
+    value: int | bool | str | None = None  # literal value, name, operator or function name
     args: tuple = ()
     type: str = ""
     primed: bool = False

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.language.spec import Spec
-from tcpmodel.oracle.judge import FAIL, INCONCLUSIVE, PASS, Profile, Verdict, judge
+from tcpmodel.oracle.judge import Judgement, judge
+from tcpmodel.oracle.profiles import Profile
+from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS, Verdict
 from tcpmodel.traces.capture import read_capture, to_trace
 from tcpmodel.traces.trace import Trace, read_trace
 
@@ -24,7 +26,7 @@ RANK = {FAIL: 0, INCONCLUSIVE: 1, PASS: 2}
 @dataclass
 class Side:
     endpoint: str
-    verdict: Verdict
+    judgement: Judgement
     trace: Trace
 
 
@@ -36,18 +38,18 @@ class ConnectionVerdict:
 
     @property
     def worst(self) -> Side:
-        return min(self.sides, key=lambda s: RANK[s.verdict.verdict])
+        return min(self.sides, key=lambda s: RANK[s.judgement.verdict])
 
     @property
-    def verdict(self) -> str:
-        return self.worst.verdict.verdict
+    def verdict(self) -> Verdict:
+        return self.worst.judgement.verdict
 
     def as_dict(self) -> dict:
-        worst = self.worst.verdict
+        worst = self.worst.judgement
         return {
             "file": self.file,
             "connection": self.name,
-            "verdict": self.verdict,
+            "verdict": str(self.verdict),
             "profile": worst.profile,
             "event": worst.event,
             "endpoint": self.worst.endpoint,
@@ -55,7 +57,7 @@ class ConnectionVerdict:
             "allowed": worst.allowed,
             "rfc": worst.rfc,
             "reason": worst.reason,
-            "sides": [{"endpoint": s.endpoint, **s.verdict.as_dict()} for s in self.sides],
+            "sides": [{"endpoint": s.endpoint, **s.judgement.as_dict()} for s in self.sides],
         }
 
 

@@ -33,10 +33,10 @@ from typing import NamedTuple
 from tcpmodel.base.seqnum import seq_ge
 from tcpmodel.language.codegen import CompiledSpec
 from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Spec, flag_names
-from tcpmodel.oracle.profiles import PROFILES, Profile, profile_named  # noqa: F401 - re-exported: the oracle judges under them
+from tcpmodel.oracle.profiles import Profile
+from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS, Verdict
 from tcpmodel.traces.trace import CallEvent, SegmentEvent, Trace
 
-PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 SPEC_FLAGS = sum(FLAG_BITS.values())  # FIN, SYN, RST, ACK: PSH, URG, ECE and CWR are not modelled
 ACK = FLAG_BITS["ACK"]
 SYN = FLAG_BITS["SYN"]
@@ -63,8 +63,11 @@ class Config(NamedTuple):
 
 
 @dataclass
-class Verdict:
-    verdict: str
+class Judgement:
+    """The oracle's verdict on one trace: where it deviated, what was seen there and what the
+    spec allowed, with the RFC sections; or why it could not be judged."""
+
+    verdict: Verdict
     profile: str
     event: int | None = None  # index into the trace's events (len(events) for "at the end")
     seen: str = ""
@@ -73,7 +76,7 @@ class Verdict:
     reason: str = ""
 
     def as_dict(self) -> dict:
-        return {"verdict": self.verdict, "profile": self.profile, "event": self.event, "seen": self.seen,
+        return {"verdict": str(self.verdict), "profile": self.profile, "event": self.event, "seen": self.seen,
                 "allowed": self.allowed, "rfc": self.rfc, "reason": self.reason}
 
 
@@ -87,7 +90,7 @@ def format_segment(flags: int, seq: int, ack: int, length: int) -> str:
 
 
 def judge(spec: Spec, trace: Trace, profile: Profile, *, may_lose_in: bool = False, end_is_silence: bool = False,
-          calls_observed: bool | None = None) -> Verdict:
+          calls_observed: bool | None = None) -> Judgement:
     """Judge ``trace`` (one connection, from its endpoint under test) against ``spec``.
     ``calls_observed``: whether the trace records every user call (default: when it records any)."""
     events = trace.events
@@ -96,7 +99,7 @@ def judge(spec: Spec, trace: Trace, profile: Profile, *, may_lose_in: bool = Fal
         calls_observed = any(isinstance(e, CallEvent) for e in events)
     unknown = sorted({kind for e in events if isinstance(e, SegmentEvent) for kind in option_kinds(e.options)} - KNOWN_OPTIONS)
     if unknown:
-        return Verdict(INCONCLUSIVE, profile.name, reason=f"TCP option kind {', '.join(map(str, unknown))} is not modelled")
+        return Judgement(INCONCLUSIVE, profile.name, reason=f"TCP option kind {', '.join(map(str, unknown))} is not modelled")
     window = next((e.win for e in events if isinstance(e, SegmentEvent) and e.direction == "out"), 0)
     isn = syn.seq if syn else 0
     verdict = Oracle(spec, profile, isn, window, calls_observed, may_lose_in).judge(events, end_is_silence)
@@ -105,7 +108,7 @@ def judge(spec: Spec, trace: Trace, profile: Profile, *, may_lose_in: bool = Fal
     # endpoint's own SYN, and the trace shows it sent none (a RST answered in CLOSED, say). In a
     # capture the open and its SYN may simply lie before the first packet.
     if syn is None and verdict.verdict == FAIL and not calls_observed:
-        return Verdict(INCONCLUSIVE, profile.name, reason="the trace does not show the endpoint's SYN: its ISN and the start of the connection are unknown")
+        return Judgement(INCONCLUSIVE, profile.name, reason="the trace does not show the endpoint's SYN: its ISN and the start of the connection are unknown")
     return verdict
 
 
@@ -185,7 +188,7 @@ class Oracle:
     def initial(self) -> set[Config]:
         return {Config(self.compiled.initial_tcb(), started=tuple(0.0 for _ in self.timer_names))}
 
-    def judge(self, events, end_is_silence: bool) -> Verdict:
+    def judge(self, events, end_is_silence: bool) -> Judgement:
         configs = self.initial()
         for index, event in enumerate(events):
             reachable = self.closure(configs, event.t)
@@ -214,8 +217,8 @@ class Oracle:
                 return self.verdict(FAIL, len(events), NO_SEGMENT, allowed, rfc, f"the endpoint sent nothing more; the spec required {' or '.join(allowed)}")
         return self.verdict(PASS)
 
-    def verdict(self, verdict: str, event: int | None = None, seen: str = "", allowed=(), rfc=(), reason: str = "") -> Verdict:
-        return Verdict(verdict, self.profile.name, event, seen, list(allowed), list(rfc), reason)
+    def verdict(self, verdict: str, event: int | None = None, seen: str = "", allowed=(), rfc=(), reason: str = "") -> Judgement:
+        return Judgement(verdict, self.profile.name, event, seen, list(allowed), list(rfc), reason)
 
     def call(self, configs: set[Config], event: CallEvent) -> set[Config]:
         """A call that succeeded applies its rule (configurations without one drop out); a call

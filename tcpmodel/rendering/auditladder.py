@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tcpmodel.oracle.audit import ConnectionVerdict, Side
-from tcpmodel.oracle.judge import FAIL
+from tcpmodel.oracle.verdicts import FAIL
 from tcpmodel.rendering.ladder import render_ladder, seconds
 from tcpmodel.traces.trace import CallEvent, SegmentEvent, flag_text
 
@@ -25,12 +25,12 @@ END = "end of trace"
 def ladder_records(side: Side) -> tuple[dict, list[dict]]:
     """The header and step records of ``side`` for ``ladder.render_ladder``: a step per event of
     its trace (step n is event n - 1), and a last step for a verdict about the end of the trace."""
-    trace, verdict = side.trace, side.verdict
+    trace, verdict = side.trace, side.judgement
     header = {
         "type": "header",
         "tool": "tcpmodel",
         "profile": verdict.profile,
-        "verdict": verdict.verdict,
+        "verdict": str(verdict.verdict),
         "names": {"A": side.endpoint, "B": f"peer {trace.header.peer}" if trace.header.peer else "peer"},
     }
     if verdict.verdict == FAIL:
@@ -56,7 +56,7 @@ def event_record(index: int, event: SegmentEvent | CallEvent) -> dict:
 
 def mark(side: Side) -> tuple[int | None, str | None]:
     """The row of a FAIL's event and the note under the diagram: what was seen, what was allowed."""
-    verdict, events = side.verdict, side.trace.events
+    verdict, events = side.judgement, side.trace.events
     if verdict.verdict != FAIL or verdict.event is None:
         return None, None
     row = verdict.event + 1
@@ -74,7 +74,7 @@ def render_side(side: Side, subtitle: str | None = None) -> str:
     header, steps = ladder_records(side)
     if subtitle:
         header["subtitle"] = subtitle
-    title = f"{side.verdict.verdict}: endpoint {side.endpoint} (profile {side.verdict.profile})"
+    title = f"{side.judgement.verdict}: endpoint {side.endpoint} (profile {side.judgement.profile})"
     row, note = mark(side)
     return render_ladder(header, steps, title=title, mark_step=row, mark_note=note)
 

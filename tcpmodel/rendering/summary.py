@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tcpmodel.base.seqnum import HALF, MODULUS
 from tcpmodel.checking.check import CheckResult
+from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS
+from tcpmodel.proofs.results import PROVED, REFUTED, UNKNOWN, ProofStatus
 
 
 def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> str:
@@ -145,13 +147,13 @@ def near_wrap(value) -> str:
 
 
 def proof_text(spec, results, report: str | None = None) -> str:
-    counts = {s: sum(r.status == s for r in results) for s in ("proved", "refuted", "unknown")}
+    counts = {s: sum(r.status == s for r in results) for s in ProofStatus}
     failing = [r for r in results if not r.ok]
     witnessed = [r for r in results if r.ok and r.witness]
     lines = [
         f"spec:        {spec.name} ({spec.title})",
-        f"obligations: {len(results)}: {counts['proved']} proved ({len(witnessed)} of them by a witness that an "
-        f"intuition fails), {counts['refuted']} refuted, {counts['unknown']} unknown; "
+        f"obligations: {len(results)}: {counts[PROVED]} proved ({len(witnessed)} of them by a witness that an "
+        f"intuition fails), {counts[REFUTED]} refuted, {counts[UNKNOWN]} unknown; "
         f"Z3 time {sum(r.seconds for r in results):.1f} s",
     ]
     for r in witnessed + failing:
@@ -194,8 +196,8 @@ def audit_text(profile, audits, files: dict | None = None) -> str:
         lines += [f"{c.verdict:<13} {c.name:<{width}}  {c.file}" for c in connections]
     for (i, j), c in indexed(audits):
         for k, side in enumerate(c.sides):
-            v = side.verdict
-            if v.verdict == "FAIL":
+            v = side.judgement
+            if v.verdict == FAIL:
                 lines.append("")
                 lines.append(f"FAIL {c.name} ({c.file}), endpoint {side.endpoint}, event {v.event}:")
                 lines.append(f"  seen:    {v.seen}")
@@ -203,12 +205,12 @@ def audit_text(profile, audits, files: dict | None = None) -> str:
                 lines += [f"  by:      {rfc}" for rfc in v.rfc]
                 if (i, j, k) in files:
                     lines.append(f"  written: {files[i, j, k]}")
-            elif v.verdict == "INCONCLUSIVE":
+            elif v.verdict == INCONCLUSIVE:
                 lines.append(f"INCONCLUSIVE {c.name}, endpoint {side.endpoint}: {v.reason}")
-    counts = {k: sum(c.verdict == k for c in connections) for k in ("PASS", "FAIL", "INCONCLUSIVE")}
+    counts = {k: sum(c.verdict == k for c in connections) for k in (PASS, FAIL, INCONCLUSIVE)}
     lines.append("")
     lines.append(f"result: {len(connections)} connection{'s' if len(connections) != 1 else ''}: "
-                 f"{counts['PASS']} PASS, {counts['FAIL']} FAIL, {counts['INCONCLUSIVE']} INCONCLUSIVE")
+                 f"{counts[PASS]} PASS, {counts[FAIL]} FAIL, {counts[INCONCLUSIVE]} INCONCLUSIVE")
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,8 @@ from tcpmodel.base.seqnum import MASK
 from tcpmodel.base.version import __version__
 from tcpmodel.engine.explore import explore
 from tcpmodel.language.spec import FLAG_BITS, Spec, flag_names
-from tcpmodel.oracle.judge import PROFILES, Oracle
+from tcpmodel.oracle.judge import Oracle
+from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.proofs.symbolic import boundary_witnesses
 from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import make_scenario
