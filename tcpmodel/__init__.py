@@ -78,7 +78,40 @@ _API = {
     "Settings": ("tcpmodel.conformance.harness", "Settings"),
 }
 
-__all__ = ["__version__", *_API]
+__all__ = [
+    "Bounds",
+    "CheckResult",
+    "ConformanceRun",
+    "ConnectionVerdict",
+    "Counterexample",
+    "FileAudit",
+    "InputError",
+    "Judgement",
+    "Outcome",
+    "Profile",
+    "ProofResult",
+    "ProofStatus",
+    "PropertyResult",
+    "Scenario",
+    "Settings",
+    "Spec",
+    "SpecError",
+    "Suite",
+    "Trace",
+    "Vector",
+    "Verdict",
+    "__version__",
+    "audit_file",
+    "check",
+    "conform",
+    "generate_vectors",
+    "judge",
+    "load_spec",
+    "make_scenario",
+    "profile_named",
+    "prove",
+    "read_trace",
+]
 
 
 def __getattr__(name: str) -> Any:

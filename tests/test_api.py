@@ -49,3 +49,7 @@ def test_the_readme_example_runs_and_prints_what_the_readme_says():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected
+
+
+def test_all_is_the_lazy_table():
+    assert tcpmodel.__all__ == ["__version__", *tcpmodel._API]

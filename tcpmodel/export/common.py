@@ -1,7 +1,7 @@
 """The compiled system as another model checker's input: what the Promela and TLA+ writers share.
 
-``tcpmodel export`` writes the system that ``tcpmodel check`` explores (system.py: two endpoints,
-two bounded channels, the users, the timers; properties.py: the observer's ghost fields) as a
+``tcpmodel export`` writes the system that ``tcpmodel check`` explores (system/composed.py: two endpoints,
+two bounded channels, the users, the timers; checking/properties.py: the observer's ghost fields) as a
 model for Spin (``promela``) or TLC (``tla``) whose reachable state space is the same, state for
 state and transition for transition, with reductions off. Two uses: an independent model
 checker cross-checks the explorer's counts, and the benchmark runs the same model in each tool.

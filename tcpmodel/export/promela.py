@@ -2,15 +2,15 @@
 
 How the model is built, and why Spin's counts then equal ``tcpmodel check``'s:
 
-- One process runs one ``do`` loop. Each transition the explorer yields (system.py: a user call,
+- One process runs one ``do`` loop. Each transition the explorer yields (system/composed.py: a user call,
   a timer, a segment delivered, lost or duplicated, a tick) is one option of the loop, executed as
   one ``d_step``: Spin stores no state inside it and counts it as one transition. Spin's "states,
   stored" is tcpmodel's state count; its "transitions (= stored+matched)" counts the initial state
   as well, so it is tcpmodel's transition count plus one.
-- An option's guard is its enabling condition exactly as system.py has it: a call whose rules
+- An option's guard is its enabling condition exactly as system/composed.py has it: a call whose rules
   all refuse is no transition; a timer whose rule would send into a full channel waits; of two
   equal segments in a channel only the first is delivered, lost or duplicated. A step the spec
-  does not handle (system.py raises SpecError) is an ``assert(false)`` here.
+  does not handle (system/composed.py raises SpecError) is an ``assert(false)`` here.
 - The rules are translated, not tabulated: for each (endpoint, event) the rules of every state
   are tried in spec order (``promelaexpr`` gives their guards and effects in 32-bit arithmetic).
 - A segment with an absolute SEQ (<SEQ=0><CTL=RST,ACK>) is delivered once per distinct outcome
@@ -20,7 +20,7 @@ How the model is built, and why Spin's counts then equal ``tcpmodel check``'s:
   one, a ``d_step`` delivers it and clears ``vmask``. Spin stores no state inside an atomic
   sequence either, and ``vmask`` is zero in every stored state.
 - State: two ``Endpoint`` records (the TCB, the user's script, the timers, the observer's ghost
-  fields of properties.py) and two ``Channel`` records (segments with their ghost incarnation,
+  fields of checking/properties.py) and two ``Channel`` records (segments with their ghost incarnation,
   cause and age; unused slots zero; sorted as Python sorts tuples when the network reorders, so
   a channel is a multiset). Scratch variables are ``hidden``: outside the state vector.
 - The invariant handshake_agreement is asserted after every endpoint step.

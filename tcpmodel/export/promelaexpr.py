@@ -3,7 +3,7 @@
 Promela's ``int`` is a signed 32-bit C ``int``; a sequence number is kept as its 32-bit pattern
 (4294967294 is held as -2). With two's complement wrapping (``gcc -fwrapv``, which the export's
 header and the benchmark pass: without it C may assume ``b - a > 0`` means ``b > a``), the
-operators of seqnum.py become single machine operations:
+operators of base/seqnum.py become single machine operations:
 
 - ``seq + n``, ``seq - n`` and ``seq - seq`` (the signed distance in [-2**31, 2**31)) are plain
   ``+`` and ``-``: wrapping modulo 2**32 is what the 32-bit pattern does;

@@ -1,6 +1,6 @@
 """The compiled system as a TLA+ module and a TLC configuration with the same reachable states.
 
-The module mirrors the Promela export (promela.py) and system.py step for step: one action per
+The module mirrors the Promela export (export/promela.py) and system/composed.py step for step: one action per
 kind of step, each enabled exactly where the explorer yields a transition, so TLC's "distinct
 states found" is tcpmodel's state count. TLC's "states generated" counts the initial state and
 every successor it computes, so it should be tcpmodel's transitions + 1; only the distinct states
@@ -12,9 +12,9 @@ Representation, and why:
 - TLC's integers are 32-bit and it reports an overflow rather than wrapping, so a sequence number
   is its 32-bit pattern as a signed number (4294967294 is -2) and ``Add32`` / ``Sub32`` wrap
   without ever computing a number outside the 32-bit range. ``SeqLt``, ``SeqLe``, ``InWindow``
-  and the unsigned ``ULt`` follow from them as in promelaexpr.py.
+  and the unsigned ``ULt`` follow from them as in export/promelaexpr.py.
 - States are strings (``"SYN-SENT"``); the TCB is a record of the spec's variables; an endpoint
-  adds the user's script, the timers and the observer's ghost fields (properties.py).
+  adds the user's script, the timers and the observer's ghost fields (checking/properties.py).
 - A FIFO channel is a sequence; a reordering channel is a bag (a function from segment records
   to counts), which is what the explorer's sorted tuple stands for.
 - A segment with an absolute SEQ is seen at every representative of ``seqnum.representatives``;
