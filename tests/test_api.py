@@ -52,4 +52,4 @@ def test_the_readme_example_runs_and_prints_what_the_readme_says():
 
 
 def test_all_is_the_lazy_table():
-    assert tcpmodel.__all__ == ["__version__", *tcpmodel._API]
+    assert sorted(tcpmodel.__all__) == sorted(["__version__", *tcpmodel._API])
