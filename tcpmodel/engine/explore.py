@@ -81,7 +81,7 @@ class Bounds:
         self.max_memory = max_memory
 
     def describe_memory(self) -> str:
-        return format_bytes(self.max_memory)
+        return format_bytes(self.max_memory) if self.max_memory is not None else "no bound"
 
     def exceeded(self, seconds: float) -> str:
         """Why the search must stop after running ``seconds`` (time or memory), or ""."""

@@ -45,10 +45,9 @@ class Growable:
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype)
         self.size = 0
-        self.data = mapped(physical_memory() // self.dtype.itemsize, self.dtype)
-        self.mapped = self.data is not None
-        if not self.mapped:
-            self.data = np.zeros(1024, dtype=self.dtype)
+        data = mapped(physical_memory() // self.dtype.itemsize, self.dtype)
+        self.mapped = data is not None
+        self.data: np.ndarray = data if data is not None else np.zeros(1024, dtype=self.dtype)
 
     def extend(self, values: np.ndarray) -> None:
         end = self.size + len(values)

@@ -244,26 +244,30 @@ def bottom_components(ex: Exploration, reverse=None, without_tag: int = 0) -> li
     return components
 
 
-def _closed_components(ex: Exploration, region: list[int], without_tag: int) -> list[list[int]]:
+def _closed_components(ex: Exploration, stuck: np.ndarray, without_tag: int) -> list[list[int]]:
     """The bottom SCCs (each with a cycle) of the region: Tarjan's algorithm, iteratively.
 
     The region is closed under successors (what cannot reach a terminal state leads only to what
     cannot either), so an SCC is bottom when no edge leaves it for another SCC of the region."""
     offsets, targets = _edges(ex)
     inside = np.zeros(ex.count, dtype=bool)
-    inside[region] = True
-    edges = _ranges(offsets, region)
+    inside[stuck] = True
+    edges = _ranges(offsets, stuck)
     if without_tag:
         edges = edges[np.asarray(ex.tags, dtype=np.uint8)[edges] != without_tag]
     sources = np.searchsorted(offsets, edges, side="right") - 1
     ends = targets[edges]
     keep = inside[ends]
-    successors = {k: [] for k in region.tolist()}
+    region: list[int] = stuck.tolist()
+    successors: dict[int, list[int]] = {k: [] for k in region}
     for k, j in zip(sources[keep].tolist(), ends[keep].tolist()):
         successors[k].append(j)
-    region = region.tolist()
-    number, low, component_of = {}, {}, {}
-    stack, on_stack, components = [], set(), []
+    number: dict[int, int] = {}
+    low: dict[int, int] = {}
+    component_of: dict[int, int] = {}
+    stack: list[int] = []
+    on_stack: set[int] = set()
+    components: list[list[int]] = []
     for root in region:
         if root in number:
             continue
@@ -274,9 +278,9 @@ def _closed_components(ex: Exploration, region: list[int], without_tag: int) -> 
                 number[k] = low[k] = len(number)
                 stack.append(k)
                 on_stack.add(k)
-            edges = successors[k]
-            while i < len(edges):
-                j = edges[i]
+            out = successors[k]
+            while i < len(out):
+                j = out[i]
                 i += 1
                 if j not in number:
                     work.append((k, i))
@@ -309,8 +313,8 @@ def _closed_components(ex: Exploration, region: list[int], without_tag: int) -> 
 
 def forward_path(ex: Exploration, starts, allowed, goal, without_tag: int = 0) -> list[int] | None:
     """A shortest path from one of ``starts`` to a state with ``goal(k)``, through ``allowed``."""
-    parent = {}
-    queue = deque()
+    parent: dict[int, int] = {}
+    queue: deque[int] = deque()
     for s in starts:
         if s not in parent and allowed(s):
             parent[s] = -1

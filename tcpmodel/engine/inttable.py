@@ -38,7 +38,7 @@ def _home(keys: np.ndarray, bits: int) -> np.ndarray:
         return ((keys * _MULTIPLIER) >> np.uint64(64 - bits)).astype(np.int64)
 
 
-def mapped(size: int, dtype) -> np.ndarray:
+def mapped(size: int, dtype) -> np.ndarray | None:
     """A zeroed array over an anonymous memory mapping, on huge pages where the kernel gives them
     (the hash index and the codes are read at random: with 4 KiB pages nearly every probe would
     also miss the TLB). None where no such mapping can be made."""
@@ -74,10 +74,9 @@ class StateStore:
         self.slots = _slots(1 << bits)
         # The codes live in a mapping as large as physical memory: pages become resident only
         # when written, so they grow without copying and without spare room.
-        self.codes = mapped(physical_memory() // 8, np.uint64)
-        self.reserved = self.codes is not None
-        if not self.reserved:
-            self.codes = np.zeros(1 << bits, dtype=np.uint64)
+        codes = mapped(physical_memory() // 8, np.uint64)
+        self.reserved = codes is not None
+        self.codes: np.ndarray = codes if codes is not None else np.zeros(1 << bits, dtype=np.uint64)
         self.codes[0] = EMPTY_KEY
         self.count = 0
 
@@ -137,7 +136,7 @@ class StateStore:
         home, which is one past the slot taken before it unless its home lies further on."""
         self.bits = bits
         size = 1 << bits
-        self.slots = None  # the old table goes before the new one is made
+        del self.slots  # the old table goes before the new one is made
         self.slots = _slots(size)
         ordered = _home(self.codes[:self.count], bits).astype(np.uint64)
         ordered <<= np.uint64(32)
