@@ -8,8 +8,8 @@ from tcpmodel.cli.main import main
 from tcpmodel.oracle.audit import Side
 from tcpmodel.oracle.judge import FAIL, Verdict
 from tcpmodel.rendering.auditladder import file_stems, ladder_records, render_side
+from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.traces.trace import (
-    FLAG_BITS,
     CallEvent,
     Header,
     SegmentEvent,

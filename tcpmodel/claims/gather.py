@@ -24,7 +24,8 @@ import json
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
-from tcpmodel.base.seqnum import MASK
+from tcpmodel.base.flags import ACK, FIN, RST, SYN
+from tcpmodel.base.seqnum import seq_add
 from tcpmodel.checking.check import check
 from tcpmodel.checking.properties import Observer
 from tcpmodel.claims.evidence import Checked, Evidence, Shown
@@ -38,7 +39,7 @@ from tcpmodel.claims.witness import (
     shortest_run,
     state_of,
 )
-from tcpmodel.language.spec import FLAG_BITS, Spec, load_spec
+from tcpmodel.language.spec import Spec, load_spec
 from tcpmodel.oracle.judge import PROFILES, judge
 from tcpmodel.proofs.symbolic import run_results, sequence_accounting
 from tcpmodel.rendering.ladder import render_ladder
@@ -54,7 +55,6 @@ from tcpmodel.traces.trace import (
 )
 
 KERNEL_RECORDS = ("time-wait", "port-exhaustion", "message-boundaries", "syn-data", "time-wait-cost")
-SYN, ACK, FIN, RST = (FLAG_BITS[f] for f in ("SYN", "ACK", "FIN", "RST"))
 
 # The variants and the property each one's design point protects; the reference is checked
 # under each variant's own scenario beside it. Quick mode shrinks scenarios where the
@@ -299,14 +299,14 @@ def gather_oracle(ev: Evidence, spec: Spec) -> None:
     traces = {
         # the active opener's third segment is its first data segment: the ACK rides on the data
         "third-segment-data.active": [CallEvent(0.0, "CONNECT"), SegmentEvent(0.0, "out", SYN, isn, 0, win, 0),
-                                      SegmentEvent(0.1, "in", SYN | ACK, peer, isn + 1 & MASK, win, 0),
+                                      SegmentEvent(0.1, "in", SYN | ACK, peer, seq_add(isn, 1), win, 0),
                                       CallEvent(0.1, "SEND", "ok", 5),
-                                      SegmentEvent(0.1, "out", ACK, isn + 1 & MASK, peer + 1, win, 5)],
+                                      SegmentEvent(0.1, "out", ACK, seq_add(isn, 1), peer + 1, win, 5)],
         # the passive opener receives ACK and data as the third segment, delivers and acknowledges it
         "third-segment-data.passive": [CallEvent(0.0, "LISTEN"), SegmentEvent(0.1, "in", SYN, peer, 0, win, 0),
                                        SegmentEvent(0.1, "out", SYN | ACK, isn, peer + 1, win, 0),
-                                       SegmentEvent(0.2, "in", ACK, peer + 1, isn + 1 & MASK, win, 5),
-                                       SegmentEvent(0.2, "out", ACK, isn + 1 & MASK, peer + 6, win, 0)],
+                                       SegmentEvent(0.2, "in", ACK, peer + 1, seq_add(isn, 1), win, 5),
+                                       SegmentEvent(0.2, "out", ACK, seq_add(isn, 1), peer + 6, win, 0)],
         # the passive opener receives a SYN carrying 5 octets: it answers, acknowledging the SYN only
         "syn-data.passive": [CallEvent(0.0, "LISTEN"), SegmentEvent(0.1, "in", SYN, peer, 0, win, 5),
                              SegmentEvent(0.1, "out", SYN | ACK, isn, peer + 1, win, 0)],
