@@ -4,11 +4,11 @@ SVG with its deviation marked; a PASS writes nothing."""
 import json
 import xml.etree.ElementTree as ET
 
+from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.cli.main import main
 from tcpmodel.oracle.audit import Side
 from tcpmodel.oracle.judge import FAIL, Verdict
 from tcpmodel.rendering.auditladder import file_stems, ladder_records, render_side
-from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.traces.trace import (
     CallEvent,
     Header,

@@ -16,13 +16,13 @@ from tcpmodel.base.seqnum import (
     in_window,
     seq_add,
     seq_diff,
-    seq_sub,
-    signed,
-    wrap,
     seq_ge,
     seq_gt,
     seq_le,
     seq_lt,
+    seq_sub,
+    signed,
+    wrap,
 )
 
 u32 = st.integers(min_value=0, max_value=MASK)
@@ -343,17 +343,19 @@ def wide_arithmetic(source: str) -> list[int]:
     def number(node, value) -> bool:
         return isinstance(node, ast.Constant) and type(node.value) is int and node.value == value
 
-    lines = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Constant) and type(node.value) is int and node.value in WIDE:
-            lines.append(node.lineno)
-        elif isinstance(node, ast.BinOp):
-            if (isinstance(node.op, ast.Pow) and number(node.left, 2) and number(node.right, 32)) or (
-                    isinstance(node.op, ast.LShift) and number(node.left, 1) and number(node.right, 32)):
-                lines.append(node.lineno)
-            elif isinstance(node.op, (ast.BitAnd, ast.Mod)) and {getattr(n, "id", getattr(n, "attr", None)) for n in (node.left, node.right)} & {"MASK", "MODULUS"}:
-                lines.append(node.lineno)
-    return sorted(set(lines))
+    def wide(node) -> bool:
+        if isinstance(node, ast.Constant):
+            return type(node.value) is int and node.value in WIDE
+        if not isinstance(node, ast.BinOp):
+            return False
+        if isinstance(node.op, ast.Pow):
+            return number(node.left, 2) and number(node.right, 32)
+        if isinstance(node.op, ast.LShift):
+            return number(node.left, 1) and number(node.right, 32)
+        names = {getattr(n, "id", getattr(n, "attr", None)) for n in (node.left, node.right)}
+        return isinstance(node.op, (ast.BitAnd, ast.Mod)) and bool(names & {"MASK", "MODULUS"})
+
+    return sorted({node.lineno for node in ast.walk(ast.parse(source)) if wide(node)})
 
 
 def test_the_scan_finds_32_bit_arithmetic():

@@ -8,7 +8,8 @@ The comparison follows RFC 1982 §3.2 (serial number arithmetic with SERIAL_BITS
 so two numbers exactly 2**31 apart are incomparable (neither is less than the other).
 
 Every other module either calls these functions or, in the expression compiler, inlines the
-Python source templates defined here (``INLINE``), so the definitions exist once in Python.
+Python source templates defined here (``INLINE``), so the definitions exist once in Python;
+``tests/test_seqnum.py`` scans the package for 32-bit masks and moduli anywhere else.
 The Z3 module restates the same definitions on 32-bit bit-vectors and proves them equivalent.
 """
 

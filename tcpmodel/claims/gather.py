@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
-from tcpmodel.base.flags import ACK, FIN, RST, SYN
+from tcpmodel.base.flags import ACK, SYN
 from tcpmodel.base.seqnum import seq_add
 from tcpmodel.checking.check import check
 from tcpmodel.checking.properties import Observer
@@ -46,6 +46,7 @@ from tcpmodel.rendering.ladder import render_ladder
 from tcpmodel.rendering.statediagram import render_state_diagram
 from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import make_scenario
+from tcpmodel.traces.run import run_text
 from tcpmodel.traces.trace import (
     CallEvent,
     Header,
@@ -97,7 +98,7 @@ def gather(specs: Path, experiments: Path, quick: bool = False, progress=None) -
         checked = ev.checks[name] = run_check(ev, name, variant, overrides, say)
         if prop in checked.counterexamples:
             header, records = checked.counterexamples[prop]
-            ev.add(f"{name}.{prop}.jsonl", jsonl(header, records))
+            ev.add(f"{name}.{prop}.jsonl", run_text(header, records))
             ev.add(f"{name}.{prop}.svg", render_ladder(header, records, title=f"{name}: {prop} violated ({header['rfc']})",
                                                       mark_step=len(records) if header.get("cycle_start") is None else None))
         ev.checks[f"reference@{name}"] = run_check(ev, f"reference@{name}", reference, {**variant.scenario, **overrides}, say)
@@ -136,17 +137,13 @@ def run_check(ev: Evidence, key: str, spec: Spec, overrides: dict, say, ledger: 
     counterexamples = {}
     for p in result.violated:
         ce = p.counterexample
-        header = {**ce.header(), "spec_file": str(spec.path)}
+        header = ce.header()
         counterexamples[p.prop.name] = (header, ce.step_records())
     holds = {p.prop.name: p.holds for p in result.properties}
     verdict = "all hold" if result.holds else "violated: " + ", ".join(p.prop.name for p in result.violated)
     say(f"  {ex.count:,} states, {ex.transitions:,} transitions, {ex.seconds:.1f} s: {verdict}")
     return Checked(key, spec.name, str(spec.path), line, ex.count, ex.transitions, ex.complete, holds, counterexamples,
                    dict(result.rule_counts))
-
-
-def jsonl(header: dict, records: list[dict]) -> str:
-    return "\n".join(json.dumps(r, sort_keys=True) for r in [header, *records]) + "\n"
 
 
 def system_for(spec: Spec, overrides: dict) -> System:

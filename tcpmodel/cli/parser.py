@@ -272,7 +272,7 @@ cannot be written (after the verdicts)
 """
 
 REPLAY_EPILOG = """examples:
-  tcpmodel check specs/variants/no_time_wait.toml && tcpmodel replay counterexamples/no_time_wait.graceful_close.jsonl
+  tcpmodel check specs/variants/no_time_wait.toml; tcpmodel replay counterexamples/no_time_wait.graceful_close.jsonl
   tcpmodel replay run.jsonl --spec specs/rfc9293.toml   does the reference spec allow the variant's run?
   tcpmodel replay run.jsonl --json
 

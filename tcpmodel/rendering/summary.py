@@ -242,7 +242,10 @@ def replay_text(replay, run) -> str:
         lines.append(f"scenario:  {replay.system.scenario.summary()}")
     lines.append(f"steps:     {replay.replayed} of {replay.steps} re-executed" + (", each a step the system has" if replay.replayed == replay.steps else ""))
     if replay.prop is not None:
-        what = "violated at the end of the run, as recorded" if replay.reproduced else "not shown by the run"
+        if replay.reproduced:
+            what = "violated at the end of the run, as recorded"
+        else:
+            what = "not evaluated: the run diverges" if replay.replayed < replay.steps else "not violated by the run"
         lines.append(f"property:  {replay.prop} ({header.rfc}): {what}" + (f" (a cycle from step {header.cycle_start})" if header.cycle_start else ""))
     if not replay.reproduced:
         lines.append(f"diverges:  {replay.where}: {replay.reason}")
