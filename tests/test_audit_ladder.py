@@ -4,13 +4,13 @@ SVG with its deviation marked; a PASS writes nothing."""
 import json
 import xml.etree.ElementTree as ET
 
+from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.cli.main import main
 from tcpmodel.oracle.audit import Side
 from tcpmodel.oracle.judge import Judgement
 from tcpmodel.oracle.verdicts import FAIL
 from tcpmodel.rendering.auditladder import file_stems, ladder_records, render_side
 from tcpmodel.traces.trace import (
-    FLAG_BITS,
     CallEvent,
     Header,
     SegmentEvent,

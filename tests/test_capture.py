@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.traces.capture import CapturedSegment, read_capture, to_trace, write_pcap
 from tcpmodel.traces.packets import TcpPacket, ethernet_frame, ip_packet
-from tcpmodel.traces.trace import FLAG_BITS, SegmentEvent, read_trace, write_trace
+from tcpmodel.traces.trace import SegmentEvent, read_trace, write_trace
 
 FIN, SYN, RST, PSH, ACK = (FLAG_BITS[n] for n in ("FIN", "SYN", "RST", "PSH", "ACK"))
 BASE = 1_700_000_000  # seconds: absolute capture times are large, relative ones small

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.cli.main import main
 from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite, select
 from tcpmodel.conformance.stacks import linux
 from tcpmodel.host.netns import leftover_namespaces, own_prefix
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.profiles import PROFILES
-from tcpmodel.traces.trace import FLAG_BITS
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 from tests.netns_support import child_processes, netns_capable, no_leftovers  # noqa: F401 - fixtures

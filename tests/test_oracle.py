@@ -15,6 +15,7 @@ from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS
 from tcpmodel.system.composed import System
 from tcpmodel.system.observe import endpoint_trace
 from tcpmodel.system.scenario import make_scenario
+from tcpmodel.system.steps import decode_step
 from tcpmodel.traces.trace import CallEvent, Header, SegmentEvent, Trace
 from tests.conftest import REFERENCE
 
@@ -31,14 +32,16 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 def random_run(system: System, choices) -> list:
-    state, labels = system.initial_states()[0], []
+    """The steps of a random run: each endpoint step decoded, a network step as its label."""
+    state, steps = system.initial_states()[0], []
     for choice in choices:
         successors = list(system.successors(state))
         if not successors:
             break
-        label, state = successors[choice % len(successors)]
-        labels.append(label)
-    return labels
+        label, nxt = successors[choice % len(successors)]
+        steps.append(decode_step(label, state, nxt) or label)
+        state = nxt
+    return steps
 
 
 runs = st.tuples(st.sampled_from(sorted(SYSTEMS)), st.lists(st.integers(0, 10**6), min_size=5, max_size=45))

@@ -13,10 +13,11 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tcpmodel.base.flags import SPEC_FLAG_BITS as FLAG_BITS
 from tcpmodel.base.seqnum import HALF, MASK, RUNTIME, in_window, seq_le, seq_lt
 from tcpmodel.language import expressions as ex
 from tcpmodel.language.codegen import CompiledSpec
-from tcpmodel.language.spec import FLAG_BITS, SEGMENT, load_spec, unset_variables
+from tcpmodel.language.spec import SEGMENT, load_spec, unset_variables
 from tcpmodel.proofs import obligations as proofs
 from tcpmodel.proofs import z3terms as zt
 from tcpmodel.proofs.prove import prove, to_markdown

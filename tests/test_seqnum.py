@@ -1,4 +1,8 @@
-"""Tests of sequence-number arithmetic (RFC 9293 §3.4, RFC 1982 §3.2) and its inline templates."""
+"""Tests of sequence-number arithmetic (RFC 9293 §3.4, RFC 1982 §3.2) and its inline templates,
+and that no other module of the package does 32-bit arithmetic of its own."""
+
+import ast
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +20,9 @@ from tcpmodel.base.seqnum import (
     seq_gt,
     seq_le,
     seq_lt,
+    seq_sub,
+    signed,
+    wrap,
 )
 
 u32 = st.integers(min_value=0, max_value=MASK)
@@ -229,7 +236,7 @@ def run(template_name, *args):
 
 
 def test_inline_has_the_expected_templates():
-    assert set(seqnum.INLINE) == {"seq_add", "seq_sub", "seq_diff", "seq_lt", "seq_le", "seq_gt", "seq_ge", "in_window"}
+    assert set(seqnum.INLINE) == {"wrap", "seq_add", "seq_sub", "seq_diff", "seq_lt", "seq_le", "seq_gt", "seq_ge", "in_window"}
     assert set(seqnum.RUNTIME) == {"_seq_lt", "_seq_le"}
 
 
@@ -237,7 +244,8 @@ def test_inline_has_the_expected_templates():
 @settings(max_examples=200)
 def test_inline_add_sub_diff(a, n):
     assert run("seq_add", a, n) == seq_add(a, n)
-    assert run("seq_sub", a, n) == seq_add(a, -n)
+    assert run("seq_sub", a, n) == seq_add(a, -n) == seq_sub(a, n)
+    assert run("wrap", a + n) == wrap(a + n) == seq_add(a, n)
     assert run("seq_diff", a, n) == seq_diff(a, n)
 
 
@@ -301,3 +309,68 @@ def test_representatives_meet_each_anchor_and_the_window_edges():
     values = seqnum.representatives([1000], 4, 0)
     assert values == (0, 999, 1000, 1001, 1003, 1004, 1005, 1000 + HALF)
     assert seqnum.representatives([MASK], 4, 7)[:4] == (0, 2, 3, 4)  # wraps
+
+
+@given(u32, u32)
+def test_sub_is_the_forward_distance_and_signed_the_twos_complement(a, b):
+    assert seq_add(b, seq_sub(a, b)) == a and 0 <= seq_sub(a, b) < MODULUS
+    assert seq_sub(a, b) == seq_diff(a, b) % MODULUS
+    assert -HALF <= signed(a) < HALF and signed(a) % MODULUS == a
+    assert wrap(a - MODULUS) == a == wrap(a + 3 * MODULUS)
+
+
+def test_signed_examples():
+    assert (signed(0), signed(HALF - 1), signed(HALF), signed(MASK - 1), signed(-2)) == (0, HALF - 1, -HALF, -2, -2)
+
+
+# ---------------------------------------------------------------- no 32-bit arithmetic elsewhere
+
+PACKAGE = Path(seqnum.__file__).parent.parent
+WIDE = {2**32 - 1, 2**32}  # the 32-bit mask and modulus, however they are written
+# Allowed: 32-bit halves of 64-bit numpy sort keys and the hash table's empty marker, which hold
+# state and edge numbers, not sequence numbers. (file, line as written).
+NOT_SEQUENCE_NUMBERS = {
+    ("engine/inttable.py", "EMPTY_SLOT = np.uint32(0xFFFFFFFF)"),
+    ("engine/inttable.py", "numbers = (ordered & np.uint64(0xFFFFFFFF)).astype(np.uint32)"),
+    ("engine/graph.py", "edges = (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)"),
+    ("checking/packed.py", "return np.stack((keys >> 32, keys & 0xFFFFFFFF), axis=1)"),
+}
+
+
+def wide_arithmetic(source: str) -> list[int]:
+    """The lines of ``source`` that hold a 32-bit mask or modulus (0xFFFFFFFF, 2**32, 1 << 32, in
+    any spelling) or mask or reduce by seqnum's MASK or MODULUS (``& MASK``, ``% MODULUS``)."""
+    def number(node, value) -> bool:
+        return isinstance(node, ast.Constant) and type(node.value) is int and node.value == value
+
+    def wide(node) -> bool:
+        if isinstance(node, ast.Constant):
+            return type(node.value) is int and node.value in WIDE
+        if not isinstance(node, ast.BinOp):
+            return False
+        if isinstance(node.op, ast.Pow):
+            return number(node.left, 2) and number(node.right, 32)
+        if isinstance(node.op, ast.LShift):
+            return number(node.left, 1) and number(node.right, 32)
+        names = {getattr(n, "id", getattr(n, "attr", None)) for n in (node.left, node.right)}
+        return isinstance(node.op, (ast.BitAnd, ast.Mod)) and bool(names & {"MASK", "MODULUS"})
+
+    return sorted({node.lineno for node in ast.walk(ast.parse(source)) if wide(node)})
+
+
+def test_the_scan_finds_32_bit_arithmetic():
+    source = "a = (x + 1) & 0xFFFFFFFF\nb = y % 2**32\nc = z & MASK\nd = w % seqnum.MODULUS\ne = (1 << 32) - 1\nf = 4294967296\ng = x & 0xFFFF\n"
+    assert wide_arithmetic(source) == [1, 2, 3, 4, 5, 6]
+
+
+def test_sequence_arithmetic_is_only_in_seqnum():
+    found = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name == "base/seqnum.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        source = text.splitlines()
+        found |= {(name, source[n - 1].strip()) for n in wide_arithmetic(text)}
+    assert found - NOT_SEQUENCE_NUMBERS == set(), "32-bit arithmetic outside seqnum: use seq_add, seq_sub, wrap, ..."
+    assert NOT_SEQUENCE_NUMBERS <= found  # the allowance names lines that are still there

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcpmodel.base import seqnum
+from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.language.codegen import CompiledSpec
-from tcpmodel.language.spec import FLAG_BITS, SEGMENT, load_spec
+from tcpmodel.language.spec import SEGMENT, load_spec
 from tcpmodel.proofs import symbolic as sy
 from tcpmodel.proofs.results import PROVED, REFUTED
 

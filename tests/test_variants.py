@@ -33,7 +33,8 @@ def test_variant_violates_its_property_and_writes_the_counterexample(variant, tm
 
     lines = (tmp_path / f"{variant}.{prop}.jsonl").read_text().splitlines()
     header, steps = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
-    assert header["type"] == "header" and header["property"] == prop and header["spec"] == variant
+    assert header["tcpmodel_trace"] == 1 and header["kind"] == "run"
+    assert header["property"] == prop and header["spec"] == variant
     assert len(steps) == length
     assert [s["index"] for s in steps] == list(range(1, length + 1))
     assert all(s["type"] == "step" for s in steps)

@@ -8,7 +8,8 @@ The comparison follows RFC 1982 §3.2 (serial number arithmetic with SERIAL_BITS
 so two numbers exactly 2**31 apart are incomparable (neither is less than the other).
 
 Every other module either calls these functions or, in the expression compiler, inlines the
-Python source templates defined here (``INLINE``), so the definitions exist once in Python.
+Python source templates defined here (``INLINE``), so the definitions exist once in Python;
+``tests/test_seqnum.py`` scans the package for 32-bit masks and moduli anywhere else.
 The Z3 module restates the same definitions on 32-bit bit-vectors and proves them equivalent.
 """
 
@@ -19,14 +20,30 @@ MASK = MODULUS - 1
 HALF = 1 << 31
 
 
+def wrap(x: int) -> int:
+    """x as a sequence number: x modulo 2**32."""
+    return x & MASK
+
+
 def seq_add(a: int, n: int) -> int:
     """a + n in sequence space (n may be negative)."""
     return (a + n) & MASK
 
 
+def seq_sub(a: int, b: int) -> int:
+    """a - b in sequence space: how far b lies behind a going forward, in [0, 2**32)."""
+    return (a - b) & MASK
+
+
 def seq_diff(a: int, b: int) -> int:
     """The signed distance a - b, in [-2**31, 2**31)."""
     return ((a - b + HALF) & MASK) - HALF
+
+
+def signed(x: int) -> int:
+    """The 32-bit pattern of x as a two's-complement number, in [-2**31, 2**31): what a 32-bit
+    machine integer holds (4294967294 is -2)."""
+    return seq_diff(x, 0)
 
 
 def seq_lt(a: int, b: int) -> bool:
@@ -78,6 +95,7 @@ def span(values) -> int:
 
 # Python source templates used by the expression compiler; {0}, {1}, {2} are operand sources.
 INLINE = {
+    "wrap": "({0} & 4294967295)",
     "seq_add": "(({0} + {1}) & 4294967295)",
     "seq_sub": "(({0} - {1}) & 4294967295)",
     "seq_diff": "((({0} - {1} + 2147483648) & 4294967295) - 2147483648)",

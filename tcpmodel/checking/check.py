@@ -18,17 +18,20 @@ from tcpmodel.checking.counterexample import Counterexample, build_counterexampl
 from tcpmodel.checking.packed import PackedOverflow, PackedSystem
 from tcpmodel.checking.properties import (
     FAIRNESS,
+    GIVE_UP_EVENTS,
     PROPERTIES,
     Checker,
     Observer,
     Property,
 )
+from tcpmodel.checking.violation import LASSO, STATE, TRANSITION, Violation
 from tcpmodel.engine import graph
 from tcpmodel.engine.explore import Bounds, Exploration, explore
 from tcpmodel.engine.fastexplore import peak_rss
 from tcpmodel.language.spec import Spec
 from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import Scenario
+from tcpmodel.system.steps import StepWatcher, decode_step
 
 
 @dataclass
@@ -80,9 +83,9 @@ class CheckResult:
         return [name for name, n in self.rule_counts.items() if not n]
 
 
-def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress=None, watch=None,
+def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress=None, watch: StepWatcher | None = None,
           engine: str = "auto", reduce: bool = False) -> CheckResult:
-    """``watch(k, label, j, state, next_state)``, if given, also sees every endpoint step (as the
+    """``watch``, if given, also sees every endpoint step (``watch.on_step(k, step, j)``, as the
     properties do), for callers that gather facts of their own about the runs explored; it needs
     the state-by-state search (``engine="generic"``), which is otherwise used only on request or
     when the packed search cannot number the scenario's states (``packed.PackedOverflow``).
@@ -137,9 +140,10 @@ def _explore_generic(system: System, checker: Checker, bounds, progress, watch):
     def on_transition(k, label, j, state, nxt):
         if label.rule >= 0:
             counts[label.rule] += 1
-            checker.on_transition(k, label, j, state, nxt)
+            step = decode_step(label, state, nxt)
+            checker.on_step(k, step, j)
             if watch is not None:
-                watch(k, label, j, state, nxt)
+                watch.on_step(k, step, j)
 
     exploration = explore(system, bounds, on_state, on_transition, progress, edge_tag=_give_up_tag)
     return exploration, counts, seen_states
@@ -151,10 +155,10 @@ def _explore_packed(system: System, checker: Checker, bounds, progress):
     packed = PackedSystem(system, checker, _give_up_tag)
     exploration = explore(packed, bounds, progress=progress)
     for name, found in packed.found.items():
-        if found[0] == "step":
-            _, k, n = found
+        if found.kind == TRANSITION and found.label is None:
+            k, n = found.state, found.successor
             label, _ = next(itertools.islice(system.successors(exploration.states[k]), n, None))
-            found = ("transition", k, label, int(exploration.targets[int(exploration.offsets[k]) + n]))
+            found = found.resolved(label, int(exploration.targets[int(exploration.offsets[k]) + n]))
         checker.violations[name] = found
     counts = packed.rule_counts[1:].tolist()
     seen_states = {endpoint[0][0] for endpoint, _ in packed.locals.values}
@@ -178,24 +182,23 @@ def _predicates(system: System, ex: Exploration, predicates) -> list[np.ndarray]
     return out
 
 
-GIVE_UP = 1  # the edge tag of a step by which someone gives up: a user's ABORT, the R2 user timeout
-GIVE_UP_EVENTS = ("ABORT", "USER TIMEOUT")
+GIVE_UP = 1  # the edge tag of a step by which someone gives up (properties.GIVE_UP_EVENTS)
 
 
 def _give_up_tag(label) -> int:
     return GIVE_UP if label.event in GIVE_UP_EVENTS else 0
 
 
-def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, tuple]:
+def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, Violation]:
     """Deadlock, progress and the leads-to properties, on the complete state graph."""
-    found: dict[str, tuple] = {}
-    pairs = [(checker.open_pending(i), checker.open_done(i)) for i in (0, 1)]
-    pairs += [(checker.both_closed_synchronized, checker.without_tcb(i)) for i in (0, 1)]
+    found: dict[str, Violation] = {}
+    leads_to = checker.leads_to()
+    pairs = [pair for cases, _ in leads_to.values() for pair in cases]
     quiet, *values = _predicates(system, ex, [system.is_quiet] + [f for pair in pairs for f in pair])
     terminals = graph.terminal_states(ex)
     deadlocks = [k for k in terminals if not quiet[k]]
     if deadlocks:
-        found["deadlock_free"] = ("state", deadlocks[0])
+        found["deadlock_free"] = Violation(STATE, deadlocks[0])
     can_finish = graph.backward_reachable(ex, np.flatnonzero(quiet))
     terminal = np.zeros(ex.count, dtype=bool)
     terminal[terminals] = True
@@ -207,13 +210,10 @@ def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, tu
     if stuck.size:
         found["progress"] = _stuck_witness(ex, bottoms, int(stuck[0]), can_finish)
     steadfast = graph.bottom_components(ex, without_tag=GIVE_UP)
-    tests = list(zip(values[0::2], values[1::2]))
-    leads_to = {  # name: (bottom components, edges a run may not take, [(P, Q), ...])
-        "open_completes": (bottoms, 0, tests[:2]),
-        "close_completes": (steadfast, GIVE_UP, tests[2:]),
-    }
-    for name, (components, without_tag, cases) in leads_to.items():
-        for p, q in cases:
+    tests = iter(zip(values[0::2], values[1::2]))
+    for name, (cases, steady) in leads_to.items():
+        components, without_tag = (steadfast, GIVE_UP) if steady else (bottoms, 0)
+        for p, q in [next(tests) for _ in cases]:
             witness = _leads_to_violation(ex, components, p, q, without_tag)
             if witness:
                 found[name] = witness
@@ -222,7 +222,7 @@ def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, tu
 
 
 def _leads_to_violation(ex: Exploration, bottoms, p: np.ndarray, q: np.ndarray, without_tag: int = 0):
-    """A fair run from a P-state that never meets Q: ("lasso", start, (path, cycle)) or None.
+    """A fair run from a P-state that never meets Q (a LASSO violation), or None.
 
     ``p`` and ``q`` hold P and Q for every state. ``bottoms`` are the bottom SCCs of the runs
     considered (those that never take an edge tagged ``without_tag``, if given); the path to one
@@ -244,7 +244,7 @@ def _leads_to_violation(ex: Exploration, bottoms, p: np.ndarray, q: np.ndarray, 
     component = next(c for c in bottoms if path[-1] in c)
     ordered = [path[-1]] + [k for k in component if k != path[-1]]
     cycle = graph.cycle_through(ex, ordered, without_tag) if len(component) > 1 else []
-    return ("lasso", path[0], (path, cycle))
+    return Violation(LASSO, path[0], path=tuple(path), cycle=tuple(cycle))
 
 
 def _stuck_witness(ex: Exploration, bottoms, stuck: int, can_finish):
@@ -253,4 +253,4 @@ def _stuck_witness(ex: Exploration, bottoms, stuck: int, can_finish):
     path = graph.forward_path(ex, [stuck], lambda k: True, members.__contains__) or [stuck]
     component = next((c for c in bottoms if path[-1] in c), [path[-1]])
     cycle = graph.cycle_through(ex, [path[-1]] + [k for k in component if k != path[-1]]) if len(component) > 1 else []
-    return ("lasso", stuck, (path, cycle))
+    return Violation(LASSO, stuck, path=tuple(path), cycle=tuple(cycle))

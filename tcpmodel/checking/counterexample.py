@@ -1,20 +1,23 @@
 """Counterexamples: the shortest path to a violation, as steps a person can read and replay.
 
 A step names the rule and its RFC section, the endpoint's state change and only the variables
-that changed. A counterexample is also written as a JSON-lines trace (a header line, then one
-line per step) that ``ladder`` draws as an SVG sequence diagram.
+that changed. A counterexample is also written as a run in the trace format (``traces.run``: a
+header line with the spec, the scenario and the property, then one line per step), which
+``tcpmodel replay`` re-executes, ``tcpmodel audit`` judges and ``ladder`` draws as an SVG
+sequence diagram.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from tcpmodel.base.version import __version__
+from tcpmodel.base.flags import flag_names
+from tcpmodel.checking.violation import STATE, TRANSITION, Violation
 from tcpmodel.engine.explore import Exploration
-from tcpmodel.language.spec import flag_names
 from tcpmodel.system.composed import ABSOLUTE_SEQ, AGE, CAUSE, GEN, Label, System
 from tcpmodel.system.scenario import ENDPOINTS
+from tcpmodel.system.steps import decode_step
+from tcpmodel.traces.run import run_header, run_text
 
 
 @dataclass
@@ -39,25 +42,14 @@ class Counterexample:
         return [describe_step(self.system, n, s) for n, s in enumerate(self.steps, 1)]
 
     def header(self) -> dict:
+        """The header of the run file: the spec, the scenario, the property and the cycle."""
         spec = self.system.spec
-        return {
-            "type": "header",
-            "tool": "tcpmodel",
-            "version": __version__,
-            "spec": spec.name,
-            "spec_file": str(spec.path),
-            "profile": "model",
-            "scenario": self.system.scenario.describe(),
-            "property": self.property,
-            "rfc": self.rfc,
-            "violation": self.text,
-            "cycle_start": self.cycle_start + 1 if self.cycle_start is not None else None,
-        }
+        cycle_start = self.cycle_start + 1 if self.cycle_start is not None else None
+        return run_header(spec.name, str(spec.path), self.system.scenario.describe(), self.property, self.rfc, self.text, cycle_start)
 
     def to_jsonl(self) -> str:
-        lines = [json.dumps(self.header(), sort_keys=True)]
-        lines += [json.dumps(r, sort_keys=True) for r in self.step_records()]
-        return "\n".join(lines) + "\n"
+        """The run file (``traces.run``)."""
+        return run_text(self.header(), self.step_records())
 
     def to_text(self) -> str:
         out = [f"counterexample for {self.property} ({self.rfc}): {len(self.steps)} steps"]
@@ -70,22 +62,19 @@ class Counterexample:
         return "\n".join(out)
 
 
-def build_counterexample(system: System, ex: Exploration, found: tuple, prop) -> Counterexample:
-    kind = found[0]
+def build_counterexample(system: System, ex: Exploration, found: Violation, prop) -> Counterexample:
     cycle_start = None
-    if kind == "state":
-        indices = ex.path_to(found[1])
-        steps = _steps(system, ex, indices)
-    elif kind == "transition":
-        _, k, label, j = found
-        steps = _steps(system, ex, ex.path_to(k)) + [Step(label, ex.states[k], ex.states[j])]
-    else:  # lasso: a path to the start, a path to a bad end component, and a cycle in it
-        _, start, (path, cycle) = found
-        prefix = ex.path_to(start)[:-1] + path
+    if found.kind == STATE:
+        steps = _steps(system, ex, ex.path_to(found.state))
+    elif found.kind == TRANSITION:
+        k, j = found.state, found.next_state
+        steps = _steps(system, ex, ex.path_to(k)) + [Step(found.label, ex.states[k], ex.states[j])]
+    else:  # a lasso: a path to the start, a path to a bad end component, and a cycle in it
+        prefix = ex.path_to(found.state)[:-1] + list(found.path)
         steps = _steps(system, ex, prefix)
-        if cycle:
+        if found.cycle:
             cycle_start = len(steps)
-            steps += _steps(system, ex, cycle)
+            steps += _steps(system, ex, list(found.cycle))
     return Counterexample(prop.name, prop.rfc, prop.text, steps, cycle_start, system)
 
 
@@ -118,27 +107,29 @@ def segment_record(seg: tuple, sender: int) -> dict:
 
 
 def describe_step(system: System, n: int, step: Step) -> dict:
+    """The record of the n-th step of a run (a line of its run file)."""
     label = step.label
-    spec = system.spec
     record: dict = {"type": "step", "index": n}
-    if label.kind in ("call", "segment", "timer"):
-        i = label.actor
-        pre, post = step.pre[0][i][0], step.post[0][i][0]
-        rule = spec.rules[label.rule]
+    moved = decode_step(label, step.pre, step.post)
+    if moved is not None:
+        i = moved.actor
+        pre, post = moved.pre_tcb, moved.post_tcb
+        rule = system.spec.rules[moved.rule]
+        before, after = system.variables(pre), system.variables(post)
         record.update(
             actor=ENDPOINTS[i],
-            event=label.event,
+            event=moved.event,
             rule=rule.name,
             rfc=rule.rfc,
             state_before=system.state_name(pre),
             state_after=system.state_name(post),
-            changed={k: [v, system.variables(post)[k]] for k, v in system.variables(pre).items() if system.variables(post)[k] != v},
-            sent=[segment_record(s, i) for s in label.sent],
+            changed={k: [v, after[k]] for k, v in before.items() if after[k] != v},
+            sent=[segment_record(s, i) for s in moved.sent],
         )
-        if label.dropped:
-            record["dropped"] = record["sent"][len(label.sent) - label.dropped:]
-        if label.segment is not None:
-            record["received"] = segment_record(label.segment, 1 - i)
+        if moved.dropped:
+            record["dropped"] = record["sent"][len(moved.sent) - moved.dropped:]
+        if moved.received is not None:
+            record["received"] = segment_record(moved.received, 1 - i)
     elif label.kind in ("lose", "duplicate"):
         record.update(actor="network", event=label.kind, segment=segment_record(label.segment, label.actor))
     else:

@@ -28,8 +28,10 @@ distinct (channel, local) pairs are computed in Python for 52 M transitions.
 
 Properties are evaluated on the same rows: the step properties (``Checker.step_violations``) once
 per row; those that also read the peer (``Checker.peer_tests``) once per row and peer view; the
-state invariant (``Checker.disagree``) once per pair of locals. A violation is kept as ("step",
-k, n): the n-th transition of state k, which ``check`` turns into a labelled transition.
+state invariant (``Checker.disagree``) once per pair of locals. A row's step is decoded once, as
+the ``steps.EndpointStep`` the checker reads; a transition is never decoded. A violation of a step
+property is kept as a ``Violation`` of the n-th transition of state k (``successor``), which
+``check`` turns into a labelled transition.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ import numpy as np
 
 from tcpmodel.checking.properties import PROPERTY_NAMES
 from tcpmodel.checking.rows import Column, Interner, Rows
+from tcpmodel.checking.violation import STATE, TRANSITION, Violation
 from tcpmodel.engine.inttable import PairTable
+from tcpmodel.system.steps import EndpointStep
 
 FIELDS = 4  # A's local, B's local, channel A->B, channel B->A
 BIT = {name: 1 << n for n, name in enumerate(PROPERTY_NAMES)}
@@ -85,7 +89,7 @@ class PackedSystem:
         self.peer_rows: list = []  # peer-test row -> (receiver index, tests)
         self.pair_results = PairTable()  # (local A, local B) -> 1 if Checker.disagree
         self.rule_counts = np.zeros(len(system.spec.rules) + 1, dtype=np.int64)
-        self.found: dict[str, tuple] = {}  # property -> ("state", k) or ("step", k, n)
+        self.found: dict[str, Violation] = {}  # property -> its first violation (a transition by number)
         self._chunk_rules: list = []
         self._classes = None  # endpoint_classes, kept
         self._chunk_found: dict = {}
@@ -234,7 +238,7 @@ class PackedSystem:
             self.rule_counts += np.bincount(rules + 1, minlength=len(self.rule_counts))
         for name, (source, number) in self._chunk_found.items():
             if source < kept and name not in self.found:
-                self.found[name] = ("step", first + source, number)
+                self.found[name] = Violation(TRANSITION, first + source, successor=number)
         self._chunk_rules, self._chunk_found = [], {}
 
     def new_states(self, codes: np.ndarray, first: int) -> None:
@@ -254,7 +258,7 @@ class PackedSystem:
             results = self.pair_results.get(a, b)
         bad = np.flatnonzero(results > 0)
         if bad.size:
-            self.found["handshake_agreement"] = ("state", first + int(bad[0]))
+            self.found["handshake_agreement"] = Violation(STATE, first + int(bad[0]))
 
     # ------------------------------------------------------------ memo tables
 
@@ -329,9 +333,10 @@ class PackedSystem:
     def _row(self, i, endpoint, ghost, label, new_endpoint, new_ghost) -> tuple:
         own, peer = 0, -1
         if self.checker is not None:
-            for name in self.checker.step_violations(label, endpoint, new_endpoint, ghost, new_ghost):
+            step = EndpointStep(label, endpoint, new_endpoint, ghost, new_ghost)
+            for name in self.checker.step_violations(step):
                 own |= BIT[name]
-            tests = self.checker.peer_tests(label, endpoint, new_endpoint, ghost)
+            tests = self.checker.peer_tests(step)
             if tests:
                 peer = len(self.peer_rows)
                 self.peer_rows.append(tests)

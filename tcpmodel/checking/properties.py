@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tcpmodel.base.seqnum import seq_diff, seq_le, seq_lt
-from tcpmodel.language.spec import FLAG_BITS
-from tcpmodel.system.composed import CLOSED_BY_CLOSE, GEN, Label, System
+from tcpmodel.base.flags import ACK, FIN, RST, SYN
+from tcpmodel.base.seqnum import seq_add, seq_diff, seq_le, seq_lt
+from tcpmodel.checking.violation import STATE, TRANSITION, Violation
+from tcpmodel.system.composed import CLOSED_BY_CLOSE, GEN, System
+from tcpmodel.system.steps import EndpointStep
 
-SYN, ACK, FIN, RST = (FLAG_BITS[f] for f in ("SYN", "ACK", "FIN", "RST"))
 UNSYNCHRONIZED = ("CLOSED", "LISTEN", "SYN-SENT")
 CLOSING_AFTER_BOTH_FINS = ("CLOSING", "LAST-ACK")
 ORDERLY_ENDS = ("FIN-WAIT-1", "FIN-WAIT-2", "CLOSING", "TIME-WAIT")
@@ -101,6 +102,8 @@ PROPERTIES = (
 )
 PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
 
+GIVE_UP_EVENTS = ("ABORT", "USER TIMEOUT")  # the steps by which someone gives up: a user's ABORT, the R2 user timeout
+
 FAIRNESS = (
     "strong fairness: a step enabled infinitely often is taken infinitely often (so a segment "
     "retransmitted forever is eventually delivered, and users eventually CLOSE); close_completes "
@@ -130,9 +133,10 @@ class Observer:
         self.system = system
         return ((0, False, 0, 0), (0, False, 0, 0))
 
-    def advance(self, ghost: tuple, pre: tuple, post: tuple, label: Label) -> tuple:
-        """An endpoint's ghost fields after one of its steps from endpoint ``pre`` to ``post``
-        (network steps leave them unchanged). Returns ``ghost`` itself when nothing changed."""
+    def advance(self, step: EndpointStep) -> tuple:
+        """An endpoint's ghost fields after ``step`` (whose ``new_ghost`` is not known yet;
+        network steps leave them unchanged). Returns ``step.ghost`` itself when nothing changed."""
+        ghost, pre, post, label = step.ghost, step.pre, step.post, step.label
         peer_gen, passive, delivered, ended = ghost
         pre_tcb, post_tcb = pre[0], post[0]
         if post_tcb[0] in self.system.no_tcb:  # the TCB is deleted (or never existed)
@@ -164,9 +168,9 @@ def _octets_delivered(pre: tuple, post: tuple, seg: tuple, rcv_nxt: int) -> tupl
     advance = seq_diff(r1, r0)
     if advance <= 0:
         return 0, r0, advance
-    first_data = (seg[1] + (1 if seg[0] & SYN else 0)) & 0xFFFFFFFF
+    first_data = seq_add(seg[1], 1) if seg[0] & SYN else seg[1]
     start = r0 if seq_le(first_data, r0) else first_data
-    end_data = (first_data + seg[3]) & 0xFFFFFFFF
+    end_data = seq_add(first_data, seg[3])
     stop = end_data if seq_le(end_data, r1) else r1
     return max(seq_diff(stop, start), 0), start, advance
 
@@ -187,13 +191,13 @@ class Checker:
         self.initial_syn_states = observer.opening | {system.initial_index}  # where a SYN without ACK is an initial SYN
         self.open_established = frozenset(n(s) for s in ("ESTABLISHED", "CLOSE-WAIT") if s in spec.states)
         self.edges = frozenset((n(a), n(b)) for a, b in DIAGRAM_EDGES if a in spec.states and b in spec.states)
-        self.violations: dict[str, tuple] = {}  # name -> ("state", k) or ("transition", k, label, j)
+        self.violations: dict[str, Violation] = {}  # name -> the first violation found
 
     # ------------------------------------------------------------ during exploration
 
     def on_state(self, k: int, state: tuple) -> None:
         if "handshake_agreement" not in self.violations and self.disagree(state[0]):
-            self.violations["handshake_agreement"] = ("state", k)
+            self.violations["handshake_agreement"] = Violation(STATE, k)
 
     def disagree(self, endpoints) -> bool:
         """Both endpoints ESTABLISHED without agreeing on the ISNs (reads the two TCBs only)."""
@@ -203,16 +207,21 @@ class Checker:
             return a[irs] != b[iss] or b[irs] != a[iss]
         return False
 
-    def on_transition(self, k: int, label: Label, j: int, state: tuple, nxt: tuple) -> None:
-        """Check one endpoint step (network steps change no endpoint and are not passed here)."""
-        i = label.actor
-        pre, post = state[0][i], nxt[0][i]
-        peer = self.peer_view(state[0][1 - i], state[2][1 - i])
-        names = self.step_violations(label, pre, post, state[2][i], nxt[2][i])
-        names += tuple(name for name, test in self.peer_tests(label, pre, post, state[2][i]) if test(peer))
-        for name in names:
+    def on_step(self, k: int, step: EndpointStep, j: int) -> None:
+        """Check one endpoint step from state k to state j (a ``StepWatcher``; network steps
+        change no endpoint and are not passed here)."""
+        for name in self.broken(step):
             if name not in self.violations:
-                self.violations[name] = ("transition", k, label, j)
+                self.violations[name] = Violation(TRANSITION, k, step.label, j)
+
+    def broken(self, step: EndpointStep) -> tuple[str, ...]:
+        """The step properties an endpoint step of a system state breaks (it has its peer)."""
+        names = self.step_violations(step)
+        tests = self.peer_tests(step)
+        if tests:
+            peer = self.peer_view(step.peer, step.peer_ghost)
+            names += tuple(name for name, test in tests if test(peer))
+        return names
 
     def peer_view(self, endpoint: tuple, ghost: tuple) -> tuple:
         """All that the step properties read of the endpoint that does not step: its user's
@@ -221,16 +230,17 @@ class Checker:
         has_tcb = tcb[0] not in self.system.no_tcb
         return (endpoint[1][0], has_tcb, tcb[self.var["SND.NXT"]] if has_tcb else 0, ghost[3])
 
-    def step_violations(self, label: Label, pre: tuple, post: tuple, ghost: tuple, new_ghost: tuple) -> tuple:
-        """The properties broken by a step of one endpoint from ``pre`` to ``post`` (endpoints:
-        (tcb, user, timers)) with its ghost before and after, whatever the peer is."""
-        return tuple(self._violated(label, pre[0], post[0], ghost, new_ghost))
+    def step_violations(self, step: EndpointStep) -> tuple:
+        """The properties broken by an endpoint's step (its endpoint and ghost before and after),
+        whatever the peer is."""
+        return tuple(self._violated(step.label, step.pre[0], step.post[0], step.ghost, step.new_ghost))
 
-    def peer_tests(self, label: Label, pre: tuple, post: tuple, ghost: tuple) -> tuple:
+    def peer_tests(self, step: EndpointStep) -> tuple:
         """The properties of this step that also read the peer: (name, test(peer_view)), where the
         test says whether the step breaks the property given the peer's ``peer_view``. Empty for
         most steps, so the packed explorer looks the peer up only for the steps that need it."""
-        pre_tcb, post_tcb = pre[0], post[0]
+        label, ghost = step.label, step.ghost
+        pre_tcb, post_tcb = step.pre[0], step.post[0]
         tests = []
         if label.sent and pre_tcb[0] not in self.observer.unsynchronized:
             peer_gen = ghost[0]
@@ -273,15 +283,15 @@ class Checker:
         if advance == 0:
             return True
         seg_len = seg[3] + (1 if seg[0] & SYN else 0) + (1 if seg[0] & FIN else 0)
-        if not (seq_le(seg[1], pre[rcv_nxt]) and seq_le(post[rcv_nxt], (seg[1] + seg_len) & 0xFFFFFFFF)):
+        if not (seq_le(seg[1], pre[rcv_nxt]) and seq_le(post[rcv_nxt], seq_add(seg[1], seg_len))):
             return False  # RCV.NXT moved over octets this segment does not carry: a gap
         peer_gen, _, delivered, _ = ghost
-        origin = (self.system.isn(1 - i, seg[GEN]) + 1) & 0xFFFFFFFF
+        origin = seq_add(self.system.isn(1 - i, seg[GEN]), 1)
         if octets and (seg[GEN] != peer_gen or seq_diff(first, origin) != delivered):
             return False  # octets of another incarnation, or not the next octets of the stream
         if seg[0] & FIN:
-            fin = (seg[1] + (1 if seg[0] & SYN else 0) + seg[3]) & 0xFFFFFFFF
-            accepted = seq_le((fin + 1) & 0xFFFFFFFF, post[rcv_nxt])
+            fin = seq_add(seg[1], (1 if seg[0] & SYN else 0) + seg[3])
+            accepted = seq_le(seq_add(fin, 1), post[rcv_nxt])
             if accepted and (seg[GEN] != peer_gen or seq_diff(fin, origin) != delivered + octets):
                 return False  # a FIN accepted with octets before it undelivered, or another incarnation's FIN
         return True
@@ -302,6 +312,15 @@ class Checker:
     def without_tcb(self, i: int):
         no_tcb = self.system.no_tcb
         return lambda state: state[0][i][0][0] in no_tcb
+
+    def leads_to(self) -> dict[str, tuple]:
+        """The leads-to properties: name -> (the [(P, Q), ...] of which any one case may fail,
+        whether runs that give up (``GIVE_UP_EVENTS``) are left out). P and Q are predicates on
+        states; a fair run (of those considered) from a P-state that never meets Q breaks it."""
+        return {
+            "open_completes": ([(self.open_pending(i), self.open_done(i)) for i in (0, 1)], False),
+            "close_completes": ([(self.both_closed_synchronized, self.without_tcb(i)) for i in (0, 1)], True),
+        }
 
     def both_closed_synchronized(self, state) -> bool:
         """Both users called CLOSE (not ABORT) on one synchronized connection."""

@@ -24,7 +24,8 @@ import json
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
-from tcpmodel.base.seqnum import MASK
+from tcpmodel.base.flags import ACK, SYN
+from tcpmodel.base.seqnum import seq_add
 from tcpmodel.checking.check import check
 from tcpmodel.checking.properties import Observer
 from tcpmodel.claims.evidence import Checked, Evidence, Shown
@@ -38,7 +39,7 @@ from tcpmodel.claims.witness import (
     shortest_run,
     state_of,
 )
-from tcpmodel.language.spec import FLAG_BITS, Spec, load_spec
+from tcpmodel.language.spec import Spec, load_spec
 from tcpmodel.oracle.judge import judge
 from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.proofs.symbolic import run_results, sequence_accounting
@@ -46,6 +47,7 @@ from tcpmodel.rendering.ladder import render_ladder
 from tcpmodel.rendering.statediagram import render_state_diagram
 from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import make_scenario
+from tcpmodel.traces.run import run_text
 from tcpmodel.traces.trace import (
     CallEvent,
     Header,
@@ -55,7 +57,6 @@ from tcpmodel.traces.trace import (
 )
 
 KERNEL_RECORDS = ("time-wait", "port-exhaustion", "message-boundaries", "syn-data", "time-wait-cost")
-SYN, ACK, FIN, RST = (FLAG_BITS[f] for f in ("SYN", "ACK", "FIN", "RST"))
 
 # The variants and the property each one's design point protects; the reference is checked
 # under each variant's own scenario beside it. Quick mode shrinks scenarios where the
@@ -98,7 +99,7 @@ def gather(specs: Path, experiments: Path, quick: bool = False, progress=None) -
         checked = ev.checks[name] = run_check(ev, name, variant, overrides, say)
         if prop in checked.counterexamples:
             header, records = checked.counterexamples[prop]
-            ev.add(f"{name}.{prop}.jsonl", jsonl(header, records))
+            ev.add(f"{name}.{prop}.jsonl", run_text(header, records))
             ev.add(f"{name}.{prop}.svg", render_ladder(header, records, title=f"{name}: {prop} violated ({header['rfc']})",
                                                       mark_step=len(records) if header.get("cycle_start") is None else None))
         ev.checks[f"reference@{name}"] = run_check(ev, f"reference@{name}", reference, {**variant.scenario, **overrides}, say)
@@ -137,17 +138,13 @@ def run_check(ev: Evidence, key: str, spec: Spec, overrides: dict, say, ledger: 
     counterexamples = {}
     for p in result.violated:
         ce = p.counterexample
-        header = {**ce.header(), "spec_file": str(spec.path)}
+        header = ce.header()
         counterexamples[p.prop.name] = (header, ce.step_records())
     holds = {p.prop.name: p.holds for p in result.properties}
     verdict = "all hold" if result.holds else "violated: " + ", ".join(p.prop.name for p in result.violated)
     say(f"  {ex.count:,} states, {ex.transitions:,} transitions, {ex.seconds:.1f} s: {verdict}")
     return Checked(key, spec.name, str(spec.path), line, ex.count, ex.transitions, ex.complete, holds, counterexamples,
                    dict(result.rule_counts))
-
-
-def jsonl(header: dict, records: list[dict]) -> str:
-    return "\n".join(json.dumps(r, sort_keys=True) for r in [header, *records]) + "\n"
 
 
 def system_for(spec: Spec, overrides: dict) -> System:
@@ -300,14 +297,14 @@ def gather_oracle(ev: Evidence, spec: Spec) -> None:
     traces = {
         # the active opener's third segment is its first data segment: the ACK rides on the data
         "third-segment-data.active": [CallEvent(0.0, "CONNECT"), SegmentEvent(0.0, "out", SYN, isn, 0, win, 0),
-                                      SegmentEvent(0.1, "in", SYN | ACK, peer, isn + 1 & MASK, win, 0),
+                                      SegmentEvent(0.1, "in", SYN | ACK, peer, seq_add(isn, 1), win, 0),
                                       CallEvent(0.1, "SEND", "ok", 5),
-                                      SegmentEvent(0.1, "out", ACK, isn + 1 & MASK, peer + 1, win, 5)],
+                                      SegmentEvent(0.1, "out", ACK, seq_add(isn, 1), peer + 1, win, 5)],
         # the passive opener receives ACK and data as the third segment, delivers and acknowledges it
         "third-segment-data.passive": [CallEvent(0.0, "LISTEN"), SegmentEvent(0.1, "in", SYN, peer, 0, win, 0),
                                        SegmentEvent(0.1, "out", SYN | ACK, isn, peer + 1, win, 0),
-                                       SegmentEvent(0.2, "in", ACK, peer + 1, isn + 1 & MASK, win, 5),
-                                       SegmentEvent(0.2, "out", ACK, isn + 1 & MASK, peer + 6, win, 0)],
+                                       SegmentEvent(0.2, "in", ACK, peer + 1, seq_add(isn, 1), win, 5),
+                                       SegmentEvent(0.2, "out", ACK, seq_add(isn, 1), peer + 6, win, 0)],
         # the passive opener receives a SYN carrying 5 octets: it answers, acknowledging the SYN only
         "syn-data.passive": [CallEvent(0.0, "LISTEN"), SegmentEvent(0.1, "in", SYN, peer, 0, win, 5),
                              SegmentEvent(0.1, "out", SYN | ACK, isn, peer + 1, win, 0)],

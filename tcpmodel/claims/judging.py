@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tcpmodel.base.seqnum import seq_add, seq_sub
 from tcpmodel.claims.evidence import FOLDER, Evidence
 from tcpmodel.oracle.verdicts import PASS
 
@@ -238,7 +239,7 @@ def sequence_numbers(ev: Evidence) -> list[Finding]:
     if a_syn and a_data and a_fin:
         syn, data, fin = a_syn[0][1], a_data[0][1], a_fin[0][1]
         numbers = (f" In the model run below: A's SYN {seg_text(syn)}, its data {seg_text(data)}, its FIN "
-                   f"{seg_text(fin)}: {data['len']} octets moved SEQ by {(fin['seq'] - data['seq']) % 2**32}.")
+                   f"{seg_text(fin)}: {data['len']} octets moved SEQ by {seq_sub(fin['seq'], data['seq'])}.")
     return [
         Finding(effect(length > 0) if length else CONTRADICTS, "variant",
                 f"a fixed ISN delivers an old octet into a new connection ({length} steps)",
@@ -327,8 +328,8 @@ def handshake_steps(ev: Evidence) -> list[Finding]:
         (_, s1), (_, s2), (n3, s3) = syn[0], synack[0], third[0]
         a_est = next((r["index"] for r in records if r.get("actor") == "A" and r.get("state_after") == "ESTABLISHED"), None)
         b_est = next((r["index"] for r in records if r.get("actor") == "B" and r.get("state_after") == "ESTABLISHED"), None)
-        ok = (s2["ack"] == (s1["seq"] + 1) % 2**32 and s3["seq"] == (s1["seq"] + 1) % 2**32
-              and s3["ack"] == (s2["seq"] + 1) % 2**32 and a_est == n3 and b_est is not None and b_est > n3)
+        ok = (s2["ack"] == seq_add(s1["seq"], 1) and s3["seq"] == seq_add(s1["seq"], 1)
+              and s3["ack"] == seq_add(s2["seq"], 1) and a_est == n3 and b_est is not None and b_est > n3)
         text = (f"In the shortest model run to both ESTABLISHED: A sends {seg_text(s1)}; B, in LISTEN, answers "
                 f"{seg_text(s2)} (ACK = A's ISN + 1) and enters SYN-RECEIVED; A enters ESTABLISHED as it sends {seg_text(s3)} "
                 f"(ACK = B's ISN + 1); B enters ESTABLISHED when that ACK arrives. A's first ISN is 2^32 − 2, so the numbers "
@@ -449,7 +450,7 @@ def three_segment_close(segments: list[dict]) -> bool:
         return False
     fin, answer = segments[first], segments[first + 1]
     return (answer["from"] != fin["from"] and "FIN" in answer["flags"].split(",")
-            and answer["ack"] == (fin["seq"] + fin["len"] + 1) % 2**32)
+            and answer["ack"] == seq_add(fin["seq"], fin["len"] + 1))
 
 
 def why_four_way(ev: Evidence) -> list[Finding]:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from tcpmodel.base.seqnum import MASK, seq_gt, seq_le
-from tcpmodel.language.spec import FLAG_BITS, Spec, flag_names
+from tcpmodel.base.flags import ACK, FIN, RST, SYN, flag_names
+from tcpmodel.base.seqnum import seq_add, seq_gt, seq_le
+from tcpmodel.language.spec import Spec
 from tcpmodel.system.composed import CLOSED_BY_CLOSE
-
-SYN, ACK, FIN, RST = (FLAG_BITS[f] for f in ("SYN", "ACK", "FIN", "RST"))
+from tcpmodel.system.steps import EndpointStep
 
 
 class Ledger:
-    """Facts about every endpoint step of an exploration, gathered while it runs (``check``'s
-    ``watch``): which segments went without ACK, whether every ACK was the sender's RCV.NXT,
+    """Facts about every endpoint step of an exploration, gathered while it runs (a
+    ``StepWatcher``: ``check``'s ``watch``): which segments went without ACK, whether every ACK was the sender's RCV.NXT,
     when SYNs and FINs were sent, what a RST did, and what became of data that arrived ahead
     of RCV.NXT or again."""
 
@@ -34,12 +34,11 @@ class Ledger:
         self.ahead = self.ahead_delivered = 0
         self.again = self.again_delivered = 0
 
-    def __call__(self, k, label, j, state, nxt) -> None:
-        i = label.actor
-        pre, post = state[0][i][0], nxt[0][i][0]
-        rule = self.spec.rules[label.rule].name
+    def on_step(self, k: int, step: EndpointStep, j: int) -> None:
+        pre, post = step.pre_tcb, step.post_tcb
+        rule = self.spec.rules[step.rule].name
         v = self.var
-        for seg in label.sent:
+        for seg in step.sent:
             flags = seg[0]
             if not flags & ACK:
                 self.without_ack.setdefault(flag_names(flags), set()).add(rule)
@@ -47,16 +46,16 @@ class Ledger:
                 self.syn_rules.add(rule)
                 if pre[0] not in self.no_tcb and pre[v["SND.UNA"]] != pre[v["ISS"]]:
                     self.syn_after_synchronized += 1
-            if flags & FIN and nxt[0][i][1][2] != CLOSED_BY_CLOSE:
+            if flags & FIN and step.post[1][2] != CLOSED_BY_CLOSE:
                 self.fin_without_close += 1
-            if seg[3] and pre[0] in self.after_fin and seq_gt((seg[1] + seg[3]) & MASK, (pre[v["SND.NXT"]] - 1) & MASK):
+            if seg[3] and pre[0] in self.after_fin and seq_gt(seq_add(seg[1], seg[3]), seq_add(pre[v["SND.NXT"]], -1)):
                 self.data_beyond_fin += 1
             if flags & ACK and not flags & RST and post[0] not in self.no_tcb:
                 self.acks += 1
                 self.acks_not_rcv_nxt += seg[2] != post[v["RCV.NXT"]]
-        if label.kind != "segment" or pre[0] in self.unsynchronized:
+        if step.kind != "segment" or pre[0] in self.unsynchronized:
             return
-        seg = label.segment
+        seg = step.received
         if seg[0] & RST:
             if post[0] in self.no_tcb:
                 self.rst_ended += 1
@@ -66,10 +65,10 @@ class Ledger:
                 self.rst_otherwise.add(rule)
         elif (seg[3] or seg[0] & FIN) and not seg[0] & SYN and post[0] not in self.no_tcb:
             rcv = pre[v["RCV.NXT"]]
-            grew = nxt[2][i][2] > state[2][i][2]
+            grew = step.new_ghost[2] > step.ghost[2]
             if seq_gt(seg[1], rcv):  # data or a FIN, with earlier octets still missing
                 self.ahead += 1
                 self.ahead_delivered += grew or post[v["RCV.NXT"]] != rcv
-            elif seg[3] and seq_le((seg[1] + seg[3]) & MASK, rcv):  # data delivered before
+            elif seg[3] and seq_le(seq_add(seg[1], seg[3]), rcv):  # data delivered before
                 self.again += 1
                 self.again_delivered += grew

@@ -21,9 +21,9 @@ import json
 from collections import deque
 from dataclasses import dataclass, field
 
+from tcpmodel.base.flags import flag_names
 from tcpmodel.base.version import __version__
 from tcpmodel.checking.counterexample import Step, describe_step
-from tcpmodel.language.spec import flag_names
 from tcpmodel.rendering.ladder import render_ladder
 from tcpmodel.system.composed import GEN, System
 from tcpmodel.system.scenario import ENDPOINTS

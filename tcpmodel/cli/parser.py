@@ -107,13 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
             "Judge each connection in FILE (JSON-lines traces, pcap or pcapng captures) against the spec, "
             "one event at a time, under a profile. A capture is judged from both endpoints and may have "
             "seen segments that never reached their receiver. Each connection gets PASS, FAIL with the first "
-            "deviation (event, what was seen, what the spec allowed there, RFC section), or INCONCLUSIVE.",
+            "deviation (event, what was seen, what the spec allowed there, RFC section), or INCONCLUSIVE. "
+            "A run of the whole system (a counterexample `tcpmodel check` writes) is judged from each of its "
+            "endpoints; a run has no clock, so its timers are judged without the profile's shortest durations.",
     )
-    audit.add_argument("files", metavar="FILE", nargs="+", help="a .jsonl trace, or a pcap / pcapng capture")
+    audit.add_argument("files", metavar="FILE", nargs="+", help="a .jsonl trace or run, or a pcap / pcapng capture")
     audit.add_argument("--spec", default="specs/rfc9293.toml", help="the spec to judge against (default: %(default)s)")
     audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default), or a stack's: linux, pytcp, lwip, slirp, gvisor; see the README's profiles")
     audit.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     audit.add_argument("--out", metavar="DIR", default="audits", help="where ladder diagrams (SVG) of FAILs are written (default: %(default)s)")
+    replay = _subcommand(
+        commands, "replay", "re-execute a run file (a counterexample of tcpmodel check) and see whether it reproduces", REPLAY_EPILOG,
+            "Rebuild the spec (the run's spec file, or --spec) and the scenario its header records, re-execute "
+            "every step of the run on the compiled system (each must be a step the system has in the state "
+            "reached, with the same record), and evaluate the recorded property at the end: a state or step "
+            "property on the last state or step, a liveness property on the states reachable from the last "
+            "one; a run with a cycle must come back to the state its cycle started from.",
+    )
+    replay.add_argument("file", metavar="FILE", help="a run file, e.g. counterexamples/no_time_wait.graceful_close.jsonl")
+    replay.add_argument("--spec", help="replay on this spec instead of the run's own spec file")
+    replay.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     conform = _subcommand(
         commands, "conform", "run the conformance vectors against a real TCP stack and judge it (root)", CONFORM_EPILOG,
             "Drive a real TCP stack with the conformance vectors (tcpmodel vectors) in both roles and judge "
@@ -250,10 +263,22 @@ AUDIT_EPILOG = """examples:
   tcpmodel audit run.pcap                          every connection in a capture
   tcpmodel audit trace.jsonl --profile linux --json
   tcpmodel audit run.pcap --out ladders            a FAIL's ladder: ladders/run.0.client.svg
+  tcpmodel audit counterexamples/no_time_wait.graceful_close.jsonl --spec specs/variants/no_time_wait.toml
+                                                   a counterexample run, judged from A and from B
 
 exit codes: 0 no connection FAILs, 1 one does, 2 bad input (a file that cannot be read; a
 truncated capture is still judged as far as it goes, then exits 2) or a ladder diagram that
 cannot be written (after the verdicts)
+"""
+
+REPLAY_EPILOG = """examples:
+  tcpmodel check specs/variants/no_time_wait.toml; tcpmodel replay counterexamples/no_time_wait.graceful_close.jsonl
+  tcpmodel replay run.jsonl --spec specs/rfc9293.toml   does the reference spec allow the variant's run?
+  tcpmodel replay run.jsonl --json
+
+exit codes: 0 the run reproduces its violation (or, without a property, every step re-executes),
+1 a step is not a step of the system (its file:line is named) or the run no longer violates
+the property, 2 bad input (a file that is not a run, a spec that cannot be read)
 """
 
 EXPORT_EPILOG = """examples:

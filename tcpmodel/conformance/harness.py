@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
-from tcpmodel.base.seqnum import MASK
+from tcpmodel.base.flags import ACK, SYN, parse_flags
+from tcpmodel.base.seqnum import seq_add, seq_sub
 from tcpmodel.conformance.findings import explain
 from tcpmodel.host.loopback import write_pcap
 from tcpmodel.oracle.audit import Side
@@ -53,17 +54,14 @@ from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.rendering.auditladder import render_side
 from tcpmodel.traces.packets import TcpPacket, decode_frame, ip_packet
 from tcpmodel.traces.trace import (
-    FLAG_BITS,
     CallEvent,
     Header,
     SegmentEvent,
     Trace,
-    parse_flags,
     write_atomic,
     write_trace,
 )
 
-SYN, ACK = FLAG_BITS["SYN"], FLAG_BITS["ACK"]
 RAW_IPV4 = 228  # the pcap link type of a bare IPv4 packet (what a TUN device carries)
 TESTER_WINDOW = 65535
 TESTER_MSS_OPTION = "020405b4"  # MSS 1460, on the tester's SYN and SYN-ACK, as any peer sends
@@ -130,7 +128,7 @@ class _Run:
 
     def stack_number(self, value: int) -> int:
         base = self.recording.isn if self.recording.isn is not None else self.vector["isn"]
-        return (base + value - self.vector["isn"]) & MASK
+        return seq_add(base, seq_sub(value, self.vector["isn"]))
 
     def record_packets(self, packets) -> int:
         """Record packets the stack sent; how many were TCP segments to the tester."""
@@ -166,7 +164,7 @@ class _Run:
         if last and self.vector["target"].endswith("/ out of window") and self.windows:
             # just beyond the stack's window (the larger of the first and latest advertised: the
             # oracle binds the first), where the model puts it just beyond RCV.WND
-            seq = (seq + max(self.windows[0], self.windows[-1]) - self.model_window) & MASK
+            seq = seq_add(seq, max(self.windows[0], self.windows[-1]) - self.model_window)
         ack = self.stack_number(segment["ack"]) if flags & ACK else 0
         length = segment["len"]
         packet = TcpPacket(0.0, self.recording.peer, self.recording.endpoint, flags, seq, ack, TESTER_WINDOW,

@@ -27,6 +27,8 @@ import os
 import socket
 import time
 
+from tcpmodel.base.flags import ACK, FLAG_BITS, SYN
+from tcpmodel.base.seqnum import seq_sub
 from tcpmodel.host.loopback import LoopbackCapture
 from tcpmodel.host.netns import namespace, read_sysctl, set_sysctls
 from tcpmodel.host.socktable import TIME_WAIT, tcp_table
@@ -36,7 +38,7 @@ NAMES = ("message-boundaries", "syn-data", "time-wait-cost")
 HOST = "127.0.0.1"
 TFO_NO_COOKIES = 0x207  # client and server on (0x1, 0x2), data without a cookie (0x4, 0x200)
 SERVER_TIME_WAITS = 1000
-FLAGS = ((0x02, "SYN"), (0x01, "FIN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"))
+WRITTEN_FLAGS = ("SYN", "FIN", "RST", "PSH", "ACK")  # the flags a record shows, in the order it writes them
 
 
 def run(name: str, progress=None) -> dict:
@@ -201,7 +203,7 @@ def relative_segments(frames) -> list[dict]:
     segments = [s for s in (decode_frame(1, frame) for _, _, frame in frames) if s is not None]
     isn = {}
     for s in segments:
-        if s.flags & 0x02:
+        if s.flags & SYN:
             isn.setdefault(s.source[1], s.seq)
     client = segments[0].source[1] if segments else None
     out = []
@@ -209,9 +211,9 @@ def relative_segments(frames) -> list[dict]:
         mine, theirs = isn.get(s.source[1], 0), isn.get(s.destination[1], 0)
         out.append({
             "from": "client" if s.source[1] == client else "server",
-            "flags": ",".join(name for bit, name in FLAGS if s.flags & bit),
-            "seq": (s.seq - mine) % 2**32,
-            "ack": (s.ack - theirs) % 2**32 if s.flags & 0x10 else 0,
+            "flags": ",".join(name for name in WRITTEN_FLAGS if s.flags & FLAG_BITS[name]),
+            "seq": seq_sub(s.seq, mine),
+            "ack": seq_sub(s.ack, theirs) if s.flags & ACK else 0,
             "len": s.length,
         })
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tcpmodel.base.errors import InputError
-from tcpmodel.base.seqnum import MASK, relative_offsets
+from tcpmodel.base.seqnum import relative_offsets, signed
 from tcpmodel.checking.properties import ORDERLY_ENDS, Observer
 from tcpmodel.language.spec import SEGMENT, USER_CALLS, Rule, Spec
 from tcpmodel.system.composed import (  # noqa: F401 - re-exported for the writers
@@ -158,5 +158,4 @@ def system_facts(spec: Spec, scenario: Scenario) -> SystemFacts:
 
 def int32(value: int) -> int:
     """A 32-bit pattern as the signed number a 32-bit machine integer holds."""
-    value &= MASK
-    return value - (1 << 32) if value >= 1 << 31 else value
+    return signed(value)

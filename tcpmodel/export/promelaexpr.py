@@ -21,6 +21,7 @@ small numbers computes does; a literal that does not fit is refused.
 from __future__ import annotations
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.seqnum import HALF, MODULUS
 from tcpmodel.export.common import int32
 from tcpmodel.language import expressions as ex
 
@@ -46,7 +47,7 @@ CALLS = {
 def literal(value: int) -> str:
     """A 32-bit pattern as Promela source (the most negative int has no literal of its own)."""
     value = int32(value)
-    return "INT_MIN" if value == -(1 << 31) else str(value)
+    return "INT_MIN" if value == -HALF else str(value)
 
 
 def translate(node: ex.Node, resolve, seq: bool = False) -> str:
@@ -55,7 +56,7 @@ def translate(node: ex.Node, resolve, seq: bool = False) -> str:
     sequence number, so a literal may be any 32-bit pattern."""
     k = node.kind
     if k == "int":
-        if not -(1 << 31) <= node.value < (1 << 32 if seq else 1 << 31):
+        if not -HALF <= node.value < (MODULUS if seq else HALF):
             raise InputError(f"the literal {node.value} does not fit in a 32-bit int: the Promela export cannot hold it")
         return literal(node.value)
     if k == "bool":
@@ -80,7 +81,7 @@ def translate(node: ex.Node, resolve, seq: bool = False) -> str:
     op = node.value
     if op in ("<", "<=", ">", ">=", "==", "!=") and ex.SEQ in (a.type, b.type):
         for side in (a, b):
-            if side.kind == "int" and not 0 <= side.value < 1 << 32:
+            if side.kind == "int" and not 0 <= side.value < MODULUS:
                 raise InputError(f"a sequence number compared with {side.value}, which is no 32-bit sequence number: the Promela export cannot say it")
         if op not in ("==", "!="):
             return f"(UNS({src[0]}) {op} UNS({src[1]}))"

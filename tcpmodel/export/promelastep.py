@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.flags import RST, SPEC_FLAG_BITS, SYN
 from tcpmodel.export.common import ABSOLUTE_SEQ, SystemFacts
 from tcpmodel.export.promelaexpr import literal, translate
 from tcpmodel.language.expressions import SEQ
-from tcpmodel.language.spec import FLAG_BITS
 
 SEGMENT_FIELDS = ("flags", "seq", "ack", "data", "gen", "cause", "age")  # Python's tuple order, less window
 RESERVED = set(
@@ -28,7 +28,6 @@ RESERVED = set(
     "skip timeout typedef unless unsigned true false select for in end accept progress ltl "
     "st opens sent closed timer peer_gen passive_closer delivered ended".split()
 )
-SYN, RST = FLAG_BITS["SYN"], FLAG_BITS["RST"]
 
 
 def bits(largest: int) -> int:
@@ -94,8 +93,8 @@ class StepWriter:
                        "SEG.LEN": "(sg_data + ((sg_flags >> 1) & 1) + (sg_flags & 1))"}
             if name in segment:
                 return segment[name]
-            if name in FLAG_BITS:
-                return f"((sg_flags & {FLAG_BITS[name]}) != 0)"
+            if name in SPEC_FLAG_BITS:
+                return f"((sg_flags & {SPEC_FLAG_BITS[name]}) != 0)"
             if name == "ISN":
                 return isn
             if name == "DATA":

@@ -27,6 +27,8 @@ from __future__ import annotations
 import re
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.flags import SPEC_FLAG_BITS
+from tcpmodel.base.seqnum import HALF, MODULUS
 from tcpmodel.export.common import (
     ABSOLUTE_SEQ,
     CAUSE_ABORT,
@@ -39,7 +41,7 @@ from tcpmodel.export.common import (
     int32,
 )
 from tcpmodel.language import expressions as ex
-from tcpmodel.language.spec import FLAG_BITS, SEGMENT
+from tcpmodel.language.spec import SEGMENT
 
 RESERVED = set(
     "ASSUME ASSUMPTION AXIOM CASE CHOOSE CONSTANT CONSTANTS DOMAIN ELSE ENABLED EXCEPT EXTENDS IF IN INSTANCE LET LOCAL "
@@ -127,12 +129,12 @@ class _Writer:
 
     def literal(self, value: int) -> str:
         value = int32(value)
-        return "MinInt" if value == -(1 << 31) else str(value)
+        return "MinInt" if value == -HALF else str(value)
 
     def expr(self, node: ex.Node, primes: str = "n_") -> str:
         k = node.kind
         if k == "int":
-            if not -(1 << 31) <= node.value < 1 << 32:
+            if not -HALF <= node.value < MODULUS:
                 raise InputError(f"the literal {node.value} does not fit in 32 bits: the TLA+ export cannot hold it")
             return self.literal(node.value)
         if k == "bool":
@@ -172,8 +174,8 @@ class _Writer:
                    "SEG.LEN": "(s.data + (s.flags \\div 2) % 2 + s.flags % 2)"}
         if name in segment:
             return segment[name]
-        if name in FLAG_BITS:
-            return f"Flag(s.flags, {FLAG_BITS[name]})"
+        if name in SPEC_FLAG_BITS:
+            return f"Flag(s.flags, {SPEC_FLAG_BITS[name]})"
         if name == "ISN":
             return "isn"
         if name == "DATA":

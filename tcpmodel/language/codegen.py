@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tcpmodel.base import seqnum
+from tcpmodel.base.flags import SPEC_FLAG_BITS
 from tcpmodel.language import expressions as ex
-from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Spec
+from tcpmodel.language.spec import SEGMENT, Spec
 
 # dispatch(t, s, e) -> (rule index, new TCB, segments sent, timers restarted), or None
 Dispatch = Callable[[tuple, tuple, tuple], "tuple[int, tuple, tuple, tuple] | None"]
@@ -73,8 +74,8 @@ class CompiledSpec:
             return f"{'p' if primed else 'v'}{self.var_index[name]}"
         if name in SEGMENT_SOURCE:
             return SEGMENT_SOURCE[name]
-        if name in FLAG_BITS:
-            return f"((s[0] & {FLAG_BITS[name]}) != 0)"
+        if name in SPEC_FLAG_BITS:
+            return f"((s[0] & {SPEC_FLAG_BITS[name]}) != 0)"
         if name in ENVIRONMENT_SOURCE:
             return ENVIRONMENT_SOURCE[name]
         if name in self.spec.constants:
@@ -98,7 +99,7 @@ class CompiledSpec:
             for var, i in self.var_index.items():
                 value = self._py(assigned[var]) if var in assigned else f"v{i}"
                 if var in assigned and self.spec.variables[i - 1].type == ex.SEQ and assigned[var].type == ex.LIT:
-                    value = f"({value} & {seqnum.MASK})"
+                    value = seqnum.INLINE["wrap"].format(value)
                 lines.append(f"        p{i} = {value}")
             target = rule.to or state
             if target in self.spec.no_tcb:
@@ -108,8 +109,8 @@ class CompiledSpec:
             new_tcb = f"({self.state_index[target]}, {new_vars}{',' if len(self.var_index) == 1 else ''})" if self.var_index else f"({self.state_index[target]},)"
             sends = []
             for send in rule.sends:
-                seq = f"({self._py(send.seq)} & {seqnum.MASK})"
-                ack = f"({self._py(send.ack)} & {seqnum.MASK})" if send.ack is not None else "0"
+                seq = seqnum.INLINE["wrap"].format(self._py(send.seq))
+                ack = seqnum.INLINE["wrap"].format(self._py(send.ack)) if send.ack is not None else "0"
                 data = self._py(send.data) if send.data is not None else "0"
                 segment = f"(({send.flags}, {seq}, {ack}, {data}, {self.window}),)"
                 sends.append(f"({segment} if {self._py(send.when)} else ())" if send.when is not None else segment)

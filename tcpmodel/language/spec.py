@@ -15,18 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError, SpecError, did_you_mean
+from tcpmodel.base.flags import ACK, SPEC_FLAG_BITS
 from tcpmodel.language import expressions as ex
 from tcpmodel.language.specfile import RawSpec, read_spec_file
 
 USER_CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")
 SEGMENT = "SEGMENT"
-FLAG_BITS = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "ACK": 0x10}
-FLAG_ORDER = ("SYN", "FIN", "RST", "ACK")  # how flags are written: "SYN,ACK", "FIN,ACK", "RST,ACK"
-
-
-def flag_names(flags: int) -> str:
-    """The flags of a segment as written in RFC 9293, e.g. "SYN,ACK" (or "none")."""
-    return ",".join(n for n in FLAG_ORDER if flags & FLAG_BITS[n]) or "none"
 SEGMENT_FIELDS = {"SEG.SEQ": ex.SEQ, "SEG.ACK": ex.SEQ, "SEG.LEN": ex.INT, "SEG.DATA": ex.INT, "SEG.WND": ex.INT}
 ENVIRONMENT = {"ISN": ex.SEQ, "DATA": ex.INT}
 TIMING = ("MSL", "RTO")
@@ -186,7 +180,7 @@ def _build(raw: RawSpec) -> Spec:
         scope.add(n, t, "env")
     for n, t in SEGMENT_FIELDS.items():
         scope.add(n, t, "seg")
-    for f in FLAG_BITS:
+    for f in SPEC_FLAG_BITS:
         scope.add(f, ex.BOOL, "flag")
     definitions = _definitions(raw, scope)
     timers = _timers(raw, scope, states)
@@ -409,13 +403,13 @@ def _sends(table, scope, keys, where, rule, allowed):
             raise SpecError('a segment needs flags, e.g. flags = "SYN,ACK"', where=at, rule=rule, field="send")
         flags = 0
         for f in names:
-            if f not in FLAG_BITS:
-                raise SpecError(f'unknown flag "{f}"{did_you_mean(f, FLAG_BITS)}', where=at, rule=rule, field="send")
-            flags |= FLAG_BITS[f]
+            if f not in SPEC_FLAG_BITS:
+                raise SpecError(f'unknown flag "{f}"{did_you_mean(f, SPEC_FLAG_BITS)}', where=at, rule=rule, field="send")
+            flags |= SPEC_FLAG_BITS[f]
         keys_here = {k: at for k in seg}
         seq = _expr(seg, "seq", scope, ex.SEQ, keys_here, at, rule, allowed=allowed, primes=True)
         ack = None
-        if flags & FLAG_BITS["ACK"]:
+        if flags & ACK:
             ack = _expr(seg, "ack", scope, ex.SEQ, keys_here, at, rule, allowed=allowed, primes=True)
         elif "ack" in seg:
             raise SpecError("a segment without the ACK flag carries no ack field", where=at, rule=rule, field="send")

@@ -5,11 +5,16 @@ connections (``capture`` splits them by 4-tuple and incarnation); each is judged
 its endpoints, and the connection's verdict is the worse of the two (FAIL, then INCONCLUSIVE,
 then PASS). A capture is assumed to be taken between the endpoints, so a segment it shows may
 not have reached its receiver; a trace records what its endpoint itself received.
+
+A run of the whole system (``traces.run``: a counterexample ``tcpmodel check`` writes) holds a
+connection per incarnation of each endpoint: what A, or B, observed of it (``observe``), judged
+on its own. A run has no clock (its trace ticks 10 ms a step), so its timers are judged without
+the profile's shortest durations; runs of the spec judged are expected to PASS.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
@@ -17,7 +22,10 @@ from tcpmodel.language.spec import Spec
 from tcpmodel.oracle.judge import Judgement, judge
 from tcpmodel.oracle.profiles import Profile
 from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS, Verdict
+from tcpmodel.system.observe import incarnation_traces
+from tcpmodel.system.scenario import ENDPOINTS
 from tcpmodel.traces.capture import read_capture, to_trace
+from tcpmodel.traces.run import is_run_file, read_run
 from tcpmodel.traces.trace import Trace, read_trace
 
 RANK = {FAIL: 0, INCONCLUSIVE: 1, PASS: 2}
@@ -71,6 +79,8 @@ class FileAudit:
 def audit_file(path: str, spec: Spec, profile: Profile) -> FileAudit:
     """Judge every connection in ``path`` (a trace or a capture). Raises InputError for a file
     that cannot be read at all; a truncated capture comes back with ``error`` set."""
+    if _looks_like_trace(Path(path)) and is_run_file(path):
+        return _audit_run(path, spec, profile)
     if _looks_like_trace(Path(path)):
         trace = read_trace(path)
         verdict = judge(spec, trace, profile)
@@ -84,6 +94,22 @@ def audit_file(path: str, spec: Spec, profile: Profile) -> FileAudit:
             trace = to_trace(conn, side, spec_name=spec.name, profile=profile.name, source=path)
             sides.append(Side(endpoint, judge(spec, trace, profile, may_lose_in=True), trace))
         result.connections.append(ConnectionVerdict(path, f"{conn.client} -> {conn.server} #{conn.incarnation}", sides))
+    return result
+
+
+def _audit_run(path: str, spec: Spec, profile: Profile) -> FileAudit:
+    """Each endpoint of a run, judged on what it observed (see the module)."""
+    run = read_run(path)
+    data = run.header.scenario.get("data", 0)
+    if not isinstance(data, int) or isinstance(data, bool) or data < 0:
+        raise InputError(f'the scenario\'s "data" is {data!r}: it must be a number of octets', where=run.where())
+    unclocked = replace(profile, min_seconds=())
+    result = FileAudit(path)
+    for i, name in enumerate(ENDPOINTS):
+        traces = incarnation_traces(run.steps, i, spec.name, profile.name, data=data, source=f"{path}, endpoint {name}")
+        for n, trace in enumerate(traces, 1):
+            connection = f"{run.header.spec} run: {name} #{n}"
+            result.connections.append(ConnectionVerdict(path, connection, [Side(name, judge(spec, trace, unclocked), trace)]))
     return result
 
 

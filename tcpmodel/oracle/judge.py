@@ -30,17 +30,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from tcpmodel.base.flags import ACK, RST, SPEC_FLAGS, SYN, flag_names
 from tcpmodel.base.seqnum import seq_ge
 from tcpmodel.language.codegen import CompiledSpec
-from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Spec, flag_names
+from tcpmodel.language.spec import SEGMENT, Spec
 from tcpmodel.oracle.profiles import Profile
 from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS, Verdict
 from tcpmodel.traces.trace import CallEvent, SegmentEvent, Trace
 
-SPEC_FLAGS = sum(FLAG_BITS.values())  # FIN, SYN, RST, ACK: PSH, URG, ECE and CWR are not modelled
-ACK = FLAG_BITS["ACK"]
-SYN = FLAG_BITS["SYN"]
-RST = FLAG_BITS["RST"]
 MAX_OWED = 4  # segments owed at once: bounds the retransmissions an unobserved timer can add
 MAX_CONFIGS = 20_000
 # Option kinds that do not touch connection management: EOL, NOP, MSS, window scale,

@@ -46,15 +46,10 @@ from dataclasses import dataclass, replace
 
 import z3
 
+from tcpmodel.base.flags import SPEC_FLAG_BITS, flag_names
 from tcpmodel.base.seqnum import HALF, relative_offsets
 from tcpmodel.language import expressions as ex
-from tcpmodel.language.spec import (
-    FLAG_BITS,
-    SEGMENT,
-    Rule,
-    Spec,
-    flag_names,
-)
+from tcpmodel.language.spec import SEGMENT, Rule, Spec
 from tcpmodel.proofs import z3terms as zt
 from tcpmodel.proofs.results import (
     PROVED,
@@ -426,7 +421,7 @@ def sent_shapes(spec: Spec, options: frozenset = frozenset()) -> list[int]:
 
 
 def _has_flags(frame: zt.Frame, flags: int):
-    return z3.And(*[frame.segment[name] if flags & bit else z3.Not(frame.segment[name]) for name, bit in FLAG_BITS.items()])
+    return z3.And(*[frame.segment[name] if flags & bit else z3.Not(frame.segment[name]) for name, bit in SPEC_FLAG_BITS.items()])
 
 
 def _reachable(rules: list[Rule], guards: list, index: int, state: str, facts: list, timeout: float) -> Result:

@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 import z3
 
 from tcpmodel.base import seqnum
-from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Rule, Spec
+from tcpmodel.base.flags import ACK, FIN, SPEC_FLAG_BITS, SYN
+from tcpmodel.language.spec import SEGMENT, Rule, Spec
 from tcpmodel.proofs import z3terms as zt
 from tcpmodel.proofs.results import (
     PROVED,
@@ -56,7 +57,7 @@ from tcpmodel.proofs.results import (
 
 ENDPOINTS = ("A", "B")
 DATA_RANGE = (1, 8)
-WRAP = (1 << 32) - 1
+WRAP = seqnum.MASK  # the last sequence number before the wrap point
 
 
 # ---------------------------------------------------------------- scripts
@@ -145,7 +146,7 @@ def _empty_segment() -> dict:
 
 def _segment_terms(sent: SentSegment) -> dict:
     segment = {"SEG.SEQ": sent.seq, "SEG.ACK": sent.ack, "SEG.DATA": sent.data, "SEG.WND": sent.wnd}
-    segment.update({flag: z3.BoolVal(bool(sent.flags & bit)) for flag, bit in FLAG_BITS.items()})
+    segment.update({flag: z3.BoolVal(bool(sent.flags & bit)) for flag, bit in SPEC_FLAG_BITS.items()})
     return segment
 
 
@@ -228,7 +229,7 @@ def _ack_invariants(spec: Spec, run: Run) -> list:
                 continue
             nxt = ends[receiver].variables["SND.NXT"]
             for sent in ends[sender].sent:
-                if sent.flags & FLAG_BITS["ACK"]:
+                if sent.flags & ACK:
                     facts.append(z3.Implies(sent.when, zt.seq_le(sent.ack, nxt)))
         if facts:
             parts.append((f"after step {index}: every ACK sent is seq_le the other side's SND.NXT", z3.And(*facts)))
@@ -313,7 +314,7 @@ def sequence_accounting(spec: Spec, timeout: float = TIMEOUT) -> Result:
     name = "symbolic_run.sequence_accounting"
     if not run.complete:
         return _decide(name, _domain(inputs, spec), run.parts, inputs, "The data_and_close run does not complete.", timeout)
-    syn, fin, ack = FLAG_BITS["SYN"], FLAG_BITS["FIN"], FLAG_BITS["ACK"]
+    syn, fin, ack = SYN, FIN, ACK
     ends = run.history[-1]
     sent_by_a = ends["A"].sent
     rule_at = {n: step.rule for n, step in enumerate(run.script)}
@@ -449,7 +450,7 @@ def boundary_witnesses(spec: Spec, timeout: float = TIMEOUT) -> list[dict]:
         "SEG.ACK exactly 2**31 from SND.UNA: neither less nor greater (RFC 1982), so not acceptable.",
         [ack != una, z3.Not(zt.seq_lt(una, ack)), z3.Not(zt.seq_lt(ack, una))],
         [una == WRAP, snd_nxt == una + 1], flags_fields,
-        lambda w: (w["SEG.ACK"] - w["SND.UNA"]) & seqnum.MASK == seqnum.HALF and not seqnum.seq_lt(w["SND.UNA"], w["SEG.ACK"])
+        lambda w: seqnum.seq_sub(w["SEG.ACK"], w["SND.UNA"]) == seqnum.HALF and not seqnum.seq_lt(w["SND.UNA"], w["SEG.ACK"])
         and not seqnum.seq_lt(w["SEG.ACK"], w["SND.UNA"]) and not _py_ack_acceptable(w["SND.UNA"], w["SEG.ACK"], w["SND.NXT"])
         and not w["ACK_ACCEPTABLE"] and w["ACK_TOO_NEW"] == seqnum.seq_gt(w["SEG.ACK"], w["SND.NXT"]))
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import z3
 
-from tcpmodel.base.seqnum import HALF, MASK
+from tcpmodel.base.seqnum import HALF, wrap
 from tcpmodel.language import expressions as ex
 from tcpmodel.language.spec import Rule, Spec
 
@@ -48,7 +48,7 @@ DOMAIN = "0 <= SEG.DATA, DATA <= 2**31 - 3 (so SEG.LEN < 2**31); 0 <= SEG.WND"
 
 def bv(value: int) -> z3.BitVecRef:
     """A 32-bit literal; negative values are taken modulo 2**32."""
-    return z3.BitVecVal(value & MASK, WIDTH)
+    return z3.BitVecVal(wrap(value), WIDTH)
 
 
 def state_value(index: int) -> z3.BitVecRef:

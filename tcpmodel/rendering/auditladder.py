@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tcpmodel.base.flags import flag_text
 from tcpmodel.oracle.audit import ConnectionVerdict, Side
 from tcpmodel.oracle.verdicts import FAIL
 from tcpmodel.rendering.ladder import render_ladder, seconds
-from tcpmodel.traces.trace import CallEvent, SegmentEvent, flag_text
+from tcpmodel.traces.trace import CallEvent, SegmentEvent
 
 END = "end of trace"
 

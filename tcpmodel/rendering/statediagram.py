@@ -20,8 +20,9 @@ import math
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+from tcpmodel.base.flags import RFC_ORDER, SPEC_FLAG_BITS, flag_names
 from tcpmodel.language.expressions import Node
-from tcpmodel.language.spec import FLAG_BITS, FLAG_ORDER, SEGMENT, Rule, Spec
+from tcpmodel.language.spec import SEGMENT, Rule, Spec
 
 WIDTH, HEIGHT = 1000, 840
 CHAR_W = 6.1  # about the width of one character of the 11 px labels
@@ -69,7 +70,7 @@ def required_flags(node: Node) -> list[str]:
     """The flags a guard requires: the flag names among the top-level conjuncts."""
     if node.kind == "and":
         return [f for arg in node.args for f in required_flags(arg)]
-    if node.kind == "name" and node.value in FLAG_BITS:
+    if node.kind == "name" and node.value in SPEC_FLAG_BITS:
         return [node.value]
     return []
 
@@ -77,7 +78,7 @@ def required_flags(node: Node) -> list[str]:
 def event_label(rule: Rule) -> str:
     if rule.event == SEGMENT:
         flags = set(required_flags(rule.when)) or {"ACK"}
-        return "rcv " + ",".join(f for f in FLAG_ORDER if f in flags)
+        return "rcv " + ",".join(f for f in RFC_ORDER if f in flags)
     if rule.event.endswith(" TIMEOUT"):
         return rule.event.removesuffix(" TIMEOUT") + " timeout"
     return rule.event
@@ -87,7 +88,7 @@ def rule_label(rule: Rule) -> str:
     """"rcv SYN / snd SYN,ACK"; a segment sent only when its condition holds is in brackets."""
     sends = []
     for send in rule.sends:
-        flags = ",".join(f for f in FLAG_ORDER if send.flags & FLAG_BITS[f])
+        flags = flag_names(send.flags)
         sends.append(f"[{flags}]" if send.when is not None else flags)
     text = event_label(rule)
     return text + (" / snd " + " or ".join(sends) if sends else "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tcpmodel.base.seqnum import HALF, MODULUS
+from tcpmodel.base.seqnum import HALF, MODULUS, seq_sub
 from tcpmodel.checking.check import CheckResult
 from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS
 from tcpmodel.proofs.results import PROVED, REFUTED, UNKNOWN, ProofStatus
@@ -142,7 +142,7 @@ def near_wrap(value) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         return str(value)
     if HALF <= value < MODULUS:
-        return f"{value} (2^32-{MODULUS - value})"
+        return f"{value} (2^32-{seq_sub(0, value)})"
     return str(value)
 
 
@@ -233,3 +233,37 @@ def audit_json(profile, audits, errors, files: dict | None = None) -> dict:
 def indexed(audits):
     """Each connection of each audited file with its (file, connection) index."""
     return [((i, j), c) for i, a in enumerate(audits) for j, c in enumerate(a.connections)]
+
+
+def replay_text(replay, run) -> str:
+    """``tcpmodel replay``'s report: the run, how far it re-executed, and whether it reproduces."""
+    header = run.header
+    lines = [f"run:       {run.name}: {len(run.steps)} steps of {header.spec} ({header.spec_file})"]
+    if replay.system is not None:
+        lines.append(f"spec:      {replay.system.spec.name} ({replay.system.spec.path})")
+        lines.append(f"scenario:  {replay.system.scenario.summary()}")
+    lines.append(f"steps:     {replay.replayed} of {replay.steps} re-executed" + (", each a step the system has" if replay.replayed == replay.steps else ""))
+    if replay.prop is not None:
+        if replay.reproduced:
+            what = "violated at the end of the run, as recorded"
+        else:
+            what = "not evaluated: the run diverges" if replay.replayed < replay.steps else "not violated by the run"
+        lines.append(f"property:  {replay.prop} ({header.rfc}): {what}" + (f" (a cycle from step {header.cycle_start})" if header.cycle_start else ""))
+    if not replay.reproduced:
+        lines.append(f"diverges:  {replay.where}: {replay.reason}")
+    result = "reproduced" if replay.reproduced else ("diverges" if replay.replayed < replay.steps else "not reproduced")
+    lines += ["", f"result: {result}"]
+    return "\n".join(lines) + "\n"
+
+
+def replay_json(replay, run) -> dict:
+    return {
+        "file": run.name,
+        "spec": replay.system.spec.name if replay.system is not None else run.header.spec,
+        "property": replay.prop,
+        "steps": replay.steps,
+        "replayed": replay.replayed,
+        "reproduced": replay.reproduced,
+        "where": replay.where or None,
+        "reason": replay.reason or None,
+    }

@@ -18,7 +18,8 @@ A system state is a tuple ``(endpoints, channels, ghost)``:
 - ``ghost``: the observer's state (``properties``), carried so that properties over histories
   become properties of states. Only endpoint steps change it; network steps and ticks do not.
 
-Transitions are labelled tuples (see ``Label``) so a counterexample can be replayed and explained.
+Transitions are labelled tuples (``steps.Label``) so a counterexample can be replayed and explained;
+``steps.decode_step`` reads an endpoint's step out of a transition.
 
 In the untimed mode a running timer fires according to its ``untimed`` mark: "any" at any time;
 "quiet" only while the network is empty (the retransmission timeout is longer than any round
@@ -57,33 +58,19 @@ No Z3 obligation is involved: the argument is about which fields the code reads,
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from tcpmodel.base.errors import SpecError
-from tcpmodel.base.seqnum import MASK, representatives
+from tcpmodel.base.flags import ACK, flag_names
+from tcpmodel.base.seqnum import representatives, seq_add
 from tcpmodel.language.codegen import CompiledSpec, evaluate_constant
 from tcpmodel.language.expressions import SEQ
-from tcpmodel.language.spec import FLAG_BITS, SEGMENT, Spec, flag_names, unset_variables
+from tcpmodel.language.spec import SEGMENT, Spec, unset_variables
 from tcpmodel.system.scenario import ENDPOINTS, Scenario
+from tcpmodel.system.steps import EndpointStep, Label
 
 CLOSED_BY_CLOSE, CLOSED_BY_ABORT = 1, 2
 CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3
-ACK_BIT = FLAG_BITS["ACK"]
 ABSOLUTE_SEQ = 4  # a bit of ``cause``: the segment's SEQ is an absolute number (Send.absolute_seq)
 GEN, CAUSE, AGE = 5, 6, 7
-
-
-class Label(NamedTuple):
-    """What a transition did. ``actor`` is an endpoint index (or the channel index for network
-    steps); ``rule`` indexes ``Spec.rules``; ``segment`` is the segment received, lost or duplicated."""
-
-    kind: str  # call, segment, timer, lose, duplicate, tick
-    actor: int = -1
-    event: str = ""
-    rule: int = -1
-    segment: tuple | None = None
-    sent: tuple = ()  # the segments the step sent, with their ghost fields
-    dropped: int = 0  # how many of them (the last ones) a full queue dropped
 
 
 class System:
@@ -124,7 +111,7 @@ class System:
         )
 
     def isn(self, i: int, opens: int) -> int:
-        return (self.scenario.isn[i] + self.scenario.isn_stride * max(opens - 1, 0)) & MASK
+        return seq_add(self.scenario.isn[i], self.scenario.isn_stride * max(opens - 1, 0))
 
     # ------------------------------------------------------------ endpoint steps (memoised)
 
@@ -156,7 +143,7 @@ class System:
             tcbs = (tcb, hit[1]) if hit else (tcb,)
             numbers.update(t[i] for t in tcbs for i in slots[t[0]])
             for seg in hit[2] if hit else ():
-                if seg[0] & ACK_BIT:
+                if seg[0] & ACK:
                     numbers.add(seg[2])
                 if (hit[0], seg[0]) not in absolute:
                     numbers.add(seg[1])
@@ -261,7 +248,7 @@ class System:
     def _advance(self, i: int, ghost, pre: tuple, post: tuple, label: Label):
         if self.observer is None:
             return ghost
-        return self.observer.advance(ghost, pre, post, label)
+        return self.observer.advance(EndpointStep(label, pre, post, ghost))
 
     def _deliver(self, receiver: int, endpoint: tuple, seg: tuple, own_length: int):
         tcb, user, timers = endpoint

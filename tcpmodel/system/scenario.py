@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from tcpmodel.base.errors import InputError, did_you_mean
+from tcpmodel.base.seqnum import HALF, MODULUS
 
 ROLES = ("active", "passive", "either")
 ENDPOINTS = ("A", "B")
@@ -167,8 +168,8 @@ def validate(s: Scenario) -> Scenario:
     for name in ("loss", "duplication", "reordering", "abort", "timed", "quiet_time", "premature_timeouts"):
         if not isinstance(getattr(s, name), bool):
             raise bad(f"{name} must be true or false, not {getattr(s, name)!r}")
-    if len(s.isn) != 2 or any(not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**32 for v in s.isn):
+    if len(s.isn) != 2 or any(not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < MODULUS for v in s.isn):
         raise bad(f"isn must give A and B a 32-bit number, not {s.isn!r}")
-    if not isinstance(s.isn_stride, int) or isinstance(s.isn_stride, bool) or not 0 <= s.isn_stride < 2**31:
+    if not isinstance(s.isn_stride, int) or isinstance(s.isn_stride, bool) or not 0 <= s.isn_stride < HALF:
         raise bad(f"isn stride must be a number from 0 to 2**31-1, not {s.isn_stride!r}")
     return s

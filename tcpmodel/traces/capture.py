@@ -28,6 +28,7 @@ from pathlib import Path
 import dpkt
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.flags import ACK, FIN, RST, SYN
 from tcpmodel.base.seqnum import seq_add, seq_ge
 from tcpmodel.traces.packets import (
     LINK_TYPES,
@@ -37,9 +38,8 @@ from tcpmodel.traces.packets import (
     decode_frame,
     ethernet_frame,
 )
-from tcpmodel.traces.trace import FLAG_BITS, Header, SegmentEvent, Trace, write_atomic
+from tcpmodel.traces.trace import Header, SegmentEvent, Trace, write_atomic
 
-SYN, ACK, FIN, RST = FLAG_BITS["SYN"], FLAG_BITS["ACK"], FLAG_BITS["FIN"], FLAG_BITS["RST"]
 MAX_FRAME = 262144  # libpcap's largest snapshot length
 MAX_BLOCK = 1 << 24  # a longer pcapng block or pcap record is taken as corruption
 PCAPNG_SECTION, PCAPNG_INTERFACE, PCAPNG_PACKET, PCAPNG_SIMPLE, PCAPNG_ENHANCED = 0x0A0D0D0A, 1, 2, 3, 6
@@ -60,7 +60,7 @@ class CapturedSegment:
 
     t: float  # seconds since the first packet of the capture
     sender: int  # 0 client, 1 server
-    flags: int  # trace.FLAG_BITS
+    flags: int  # flags.FLAG_BITS
     seq: int
     ack: int
     win: int

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import dpkt
 
-from tcpmodel.traces.trace import parse_flags
+from tcpmodel.base.flags import parse_flags
 
 ETHERTYPES = {0x0800: 4, 0x86DD: 6}
 VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
@@ -127,7 +127,7 @@ class TcpPacket(NamedTuple):
     t: float
     source: str
     destination: str
-    flags: int | str  # trace.FLAG_BITS, or names such as "SYN,ACK"
+    flags: int | str  # flags.FLAG_BITS, or names such as "SYN,ACK"
     seq: int
     ack: int = 0
     win: int = 65535

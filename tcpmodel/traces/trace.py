@@ -5,8 +5,10 @@ A trace is JSON lines. The first line is the header::
     {"tcpmodel_trace": 1, "spec": "rfc9293", "profile": "rfc9293", "tool": "tcpmodel 0.1.0",
      "endpoint": "10.0.0.1:80", "peer": "10.0.0.2:40000", "source": "run.pcap"}
 
-("endpoint", "peer" and "source" are optional). Each further line is one event, in time order,
-``t`` being seconds from the start of the trace:
+("endpoint", "peer" and "source" are optional; so is ``"kind": "endpoint"``: a header with
+``"kind": "run"`` begins a run of the whole system, both endpoints and the network, which
+``run`` reads). Each further line is one event, in time order, ``t`` being seconds from the start
+of the trace:
 
     {"t": 0.0, "seg": "in", "flags": "SYN", "seq": 7, "ack": 0, "win": 65535, "len": 0, "options": "020405b4"}
     {"t": 0.5, "call": "CLOSE", "result": "ok"}
@@ -24,19 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError, did_you_mean
+from tcpmodel.base.flags import FLAG_ORDER, flag_text, parse_flags
+from tcpmodel.base.seqnum import MODULUS
 from tcpmodel.base.version import __version__
 
 FORMAT = 1
 TOOL = f"tcpmodel {__version__}"
-FLAG_ORDER = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")  # the bit order of the TCP header
-FLAG_BITS = {name: 1 << bit for bit, name in enumerate(FLAG_ORDER)}  # FIN=1 SYN=2 RST=4 ... CWR=128
 CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")
 DIRECTIONS = ("out", "in")
-HEADER_KEYS = ("tcpmodel_trace", "spec", "profile", "tool", "endpoint", "peer", "source")
+HEADER_KEYS = ("tcpmodel_trace", "kind", "spec", "profile", "tool", "endpoint", "peer", "source")
+TRACE_KINDS = ("endpoint", "run")  # one endpoint's events; a run of the whole system (``run``)
 SEGMENT_KEYS = ("t", "seg", "flags", "seq", "ack", "win", "len", "options")
 CALL_KEYS = ("t", "call", "result", "len")
 MAX_OPTIONS = 40  # octets: a TCP header is at most 60 octets, 20 of them fixed
-SEQ_LIMIT = 2**32
+SEQ_LIMIT = MODULUS
 WIN_LIMIT = 2**16
 
 
@@ -58,7 +61,7 @@ class SegmentEvent:
 
     t: float
     direction: str  # "out": sent by the endpoint under test; "in": sent to it by its peer
-    flags: int  # FLAG_BITS
+    flags: int  # flags.FLAG_BITS
     seq: int
     ack: int
     win: int
@@ -88,34 +91,11 @@ class _Bad(Exception):
     """What is wrong with one line; the reader adds the file and line."""
 
 
-# ------------------------------------------------------------ flags
-
-
-def flag_text(flags: int) -> str:
-    """Flag bits as the trace writes them: canonical order, comma-separated ("" for none)."""
-    return ",".join(name for name in FLAG_ORDER if flags & FLAG_BITS[name])
-
-
-def parse_flags(text: str) -> int:
-    """Flag bits from a comma-separated list of names in any order and case ("" for none)."""
-    try:
-        return _flags(text)
-    except _Bad as exc:
-        raise ValueError(str(exc)) from None
-
-
 def _flags(text: str) -> int:
-    bits = 0
-    if not text.strip():
-        return bits
-    for raw in text.split(","):
-        name = raw.strip().upper()
-        if name not in FLAG_BITS:
-            raise _Bad(f'unknown flag "{raw.strip()}"{did_you_mean(name, FLAG_BITS)}')
-        if bits & FLAG_BITS[name]:
-            raise _Bad(f'flag "{name}" is given twice')
-        bits |= FLAG_BITS[name]
-    return bits
+    try:
+        return parse_flags(text)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 # ------------------------------------------------------------ reading
@@ -186,13 +166,24 @@ def _no_constant(word: str):
     raise _Bad(f"bad JSON: {word} is not a number")
 
 
-def _header(record: dict) -> Header:
+def header_kind(record: dict) -> str:
+    """The kind of trace a first line begins (one of TRACE_KINDS); raises _Bad if it is no header."""
     if "tcpmodel_trace" not in record:
         raise _Bad('missing header: the first line must be {"tcpmodel_trace": 1, "spec": ..., "profile": ..., "tool": ...}')
-    _known_keys(record, HEADER_KEYS, "header")
     version = record["tcpmodel_trace"]
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT:
         raise _Bad(f'"tcpmodel_trace" is {json.dumps(version)}: this tcpmodel reads trace format {FORMAT}')
+    kind = record.get("kind", "endpoint")
+    if kind not in TRACE_KINDS:
+        raise _Bad(f'"kind" is {json.dumps(kind)}: it must be "endpoint" or "run"')
+    return kind
+
+
+def _header(record: dict) -> Header:
+    if header_kind(record) == "run":
+        raise _Bad('a run of the whole system ("kind": "run"), not one endpoint\'s trace: `tcpmodel replay` '
+                   're-executes it and `tcpmodel audit` judges each of its endpoints')
+    _known_keys(record, HEADER_KEYS, "header")
     fields = {key: _string(record, key) for key in ("spec", "profile", "tool")}
     optional = {key: _string(record, key) for key in ("endpoint", "peer", "source") if key in record}
     return Header(**fields, **optional)

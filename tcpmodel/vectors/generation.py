@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from tcpmodel.base.errors import SpecError
-from tcpmodel.base.seqnum import MASK
+from tcpmodel.base.flags import ACK, FIN, RST, SPEC_FLAG_BITS, SYN, flag_names
+from tcpmodel.base.seqnum import seq_sub, wrap
 from tcpmodel.base.version import __version__
 from tcpmodel.engine.explore import explore
-from tcpmodel.language.spec import FLAG_BITS, Spec, flag_names
+from tcpmodel.language.spec import Spec
 from tcpmodel.oracle.judge import Oracle
 from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.proofs.symbolic import boundary_witnesses
@@ -36,7 +37,6 @@ from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import make_scenario
 from tcpmodel.traces.trace import CallEvent, Header, SegmentEvent, Trace
 
-FIN, SYN, RST, ACK = (FLAG_BITS[f] for f in ("FIN", "SYN", "RST", "ACK"))
 KINDS = {"SYN": SYN, "SYN-ACK": SYN | ACK, "ACK": ACK, "data": ACK, "FIN": FIN | ACK, "RST": RST, "RST-ACK": RST | ACK}
 POSITIONS = ("in window", "last in window", "out of window", "before window", "old duplicate", "unsent ACK", "ACK 2^31 away", "any")
 ACK_POSITIONS = ("unsent ACK", "ACK 2^31 away")
@@ -208,7 +208,7 @@ def witnessed_offsets(spec: Spec) -> dict[str, int]:
     for position, (name, moved, base) in WITNESSED.items():
         if name not in witnesses:
             raise SpecError(f"Z3 found no witness {name} for the vector position {position!r}", where=str(spec.path))
-        offsets[position] = (witnesses[name][moved] - witnesses[name][base]) & MASK
+        offsets[position] = seq_sub(witnesses[name][moved], witnesses[name][base])
     return offsets
 
 
@@ -282,7 +282,7 @@ class _Builder:
                     seq = var[base] + self.offsets[position]
                 else:
                     ack = var[base] + self.offsets[position]
-        return (flags, seq & MASK, (ack & MASK) if flags & ACK else 0, data, window)
+        return (flags, wrap(seq), wrap(ack) if flags & ACK else 0, data, window)
 
 
 # ---------------------------------------------------------------- output
@@ -304,7 +304,7 @@ def vector_trace(vector: Vector, choose=lambda step: 0) -> Trace:
 
 
 def _trace_segment(t: float, direction: str, seg: dict) -> SegmentEvent:
-    flags = sum(FLAG_BITS[f] for f in seg["flags"].split(",") if f in FLAG_BITS)
+    flags = sum(SPEC_FLAG_BITS[f] for f in seg["flags"].split(",") if f in SPEC_FLAG_BITS)
     return SegmentEvent(t, direction, flags, seg["seq"], seg["ack"], 4, seg["len"])
 
 

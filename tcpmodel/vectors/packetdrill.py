@@ -42,7 +42,7 @@ SYN-RECEIVED, or a SEND on a listener): the socket API has no handle on it, and 
 
 from __future__ import annotations
 
-from tcpmodel.base.seqnum import MASK
+from tcpmodel.base.seqnum import seq_add, seq_sub
 from tcpmodel.vectors.generation import Vector
 
 LETTERS = {"SYN": "S", "FIN": "F", "RST": "R"}
@@ -149,11 +149,11 @@ class _Writer:
 
     def _own(self, value: int) -> int:
         """One of the endpoint's numbers as packetdrill writes it."""
-        return (value - (self.isn or 0)) & MASK
+        return seq_sub(value, self.isn or 0)
 
     def _peer(self, value: int, syn: bool) -> int:
         """One of the tester's numbers as packetdrill writes it, in or on a SYN or not."""
-        return (value - (self.vector.peer_isn if syn else self.peer_base)) & MASK
+        return seq_sub(value, self.vector.peer_isn if syn else self.peer_base)
 
     def _inbound(self, segment: dict, shift: bool) -> str:
         seq = segment["seq"]
@@ -192,4 +192,4 @@ def _flags(flags: list[str], length: int) -> str:
 
 
 def _range(seq: int, length: int) -> str:
-    return f"{seq}:{(seq + length) & MASK}({length})"
+    return f"{seq}:{seq_add(seq, length)}({length})"
