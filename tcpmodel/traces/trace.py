@@ -5,8 +5,9 @@ A trace is JSON lines. The first line is the header::
     {"tcpmodel_trace": 1, "spec": "rfc9293", "profile": "rfc9293", "tool": "tcpmodel 0.1.0",
      "endpoint": "10.0.0.1:80", "peer": "10.0.0.2:40000", "source": "run.pcap"}
 
-("endpoint", "peer" and "source" are optional). Each further line is one event, in time order,
-``t`` being seconds from the start of the trace:
+("endpoint", "peer" and "source" are optional, and so is "command": the command that wrote a
+trace kept as evidence, such as a conformance report's example). Each further line is one event,
+in time order, ``t`` being seconds from the start of the trace:
 
     {"t": 0.0, "seg": "in", "flags": "SYN", "seq": 7, "ack": 0, "win": 65535, "len": 0, "options": "020405b4"}
     {"t": 0.5, "call": "CLOSE", "result": "ok"}
@@ -32,7 +33,7 @@ FLAG_ORDER = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")  # the bit
 FLAG_BITS = {name: 1 << bit for bit, name in enumerate(FLAG_ORDER)}  # FIN=1 SYN=2 RST=4 ... CWR=128
 CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")
 DIRECTIONS = ("out", "in")
-HEADER_KEYS = ("tcpmodel_trace", "spec", "profile", "tool", "endpoint", "peer", "source")
+HEADER_KEYS = ("tcpmodel_trace", "spec", "profile", "tool", "endpoint", "peer", "source", "command")
 SEGMENT_KEYS = ("t", "seg", "flags", "seq", "ack", "win", "len", "options")
 CALL_KEYS = ("t", "call", "result", "len")
 MAX_OPTIONS = 40  # octets: a TCP header is at most 60 octets, 20 of them fixed
@@ -50,6 +51,7 @@ class Header:
     endpoint: str | None = None  # "ip:port" of the endpoint under test
     peer: str | None = None
     source: str | None = None  # where the events come from, e.g. a pcap path
+    command: str | None = None  # the command that wrote the trace, for a trace kept as evidence
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ def _header(record: dict) -> Header:
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT:
         raise _Bad(f'"tcpmodel_trace" is {json.dumps(version)}: this tcpmodel reads trace format {FORMAT}')
     fields = {key: _string(record, key) for key in ("spec", "profile", "tool")}
-    optional = {key: _string(record, key) for key in ("endpoint", "peer", "source") if key in record}
+    optional = {key: _string(record, key) for key in ("endpoint", "peer", "source", "command") if key in record}
     return Header(**fields, **optional)
 
 
@@ -298,7 +300,7 @@ def trace_lines(trace: Trace) -> list[str]:
     """The trace as JSON lines (without newlines), keys in a fixed order."""
     h = trace.header
     header = {"tcpmodel_trace": FORMAT, "spec": h.spec, "profile": h.profile, "tool": h.tool}
-    header.update((key, getattr(h, key)) for key in ("endpoint", "peer", "source") if getattr(h, key) is not None)
+    header.update((key, getattr(h, key)) for key in ("endpoint", "peer", "source", "command") if getattr(h, key) is not None)
     lines = [json.dumps(header)]
     for event in trace.events:
         if isinstance(event, SegmentEvent):
