@@ -5,7 +5,7 @@ Run from the repository root:
 
     python benchmarks/audit_vs_tshark.py [--segments N] [--keep PATH]
 
-1. Generates an Ethernet/IPv4 pcap (``tcpmodel.traces.capture.write_pcap``) of at least N TCP segments
+1. Generates an Ethernet/IPv4 pcap (``tcpmodel.traces.pcap.write_pcap``) of at least N TCP segments
    (default 1,000,000): complete connections between clients in 198.18.0.0/15 (RFC 2544's
    benchmarking range) and servers on port 80, overlapping in time as on a busy link. Each has a
    handshake with the options Linux sends (MSS, SACK permitted, timestamps, window scale), one to
@@ -64,8 +64,8 @@ from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.audit import audit_file
 from tcpmodel.oracle.profiles import profile_named
 from tcpmodel.oracle.verdicts import FAIL, PASS
-from tcpmodel.traces.capture import write_pcap
 from tcpmodel.traces.packets import TcpPacket
+from tcpmodel.traces.pcap import ethernet_frames, write_pcap
 
 MODULUS = 1 << 32
 MSS = 1448  # 1500-octet MTU less IPv4, TCP and the timestamp option
@@ -235,7 +235,7 @@ def capture_packets(plans: list[Plan]):
 
 def generate(path: Path, segments: int) -> list[Plan]:
     plans = plan_connections(segments)
-    write_pcap(path, capture_packets(plans))
+    write_pcap(path, ethernet_frames(capture_packets(plans)))
     return plans
 
 

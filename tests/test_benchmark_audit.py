@@ -12,7 +12,8 @@ import pytest
 from tcpmodel.oracle.audit import audit_file
 from tcpmodel.oracle.profiles import profile_named
 from tcpmodel.oracle.verdicts import FAIL, PASS
-from tcpmodel.traces.capture import read_capture, write_pcap
+from tcpmodel.traces.capture import read_capture
+from tcpmodel.traces.pcap import ethernet_frames, write_pcap
 from tests.conftest import benchmark_module
 
 
@@ -29,7 +30,7 @@ def test_planned_segments_are_the_ones_written(bench, tmp_path):
     packets = list(bench.capture_packets(plans))
     assert [p.t for p in packets] == sorted(p.t for p in packets)
     path = tmp_path / "bench.pcap"
-    write_pcap(path, packets)
+    write_pcap(path, ethernet_frames(packets))
     capture = read_capture(path)
     assert capture.skipped == 0 and capture.error is None
     assert sorted(f"{c.client} -> {c.server} #{c.incarnation}" for c in capture.connections) == sorted(p.name for p in plans)
@@ -44,7 +45,7 @@ def test_clean_connections_pass_and_planted_errors_fail(bench, reference, tmp_pa
     assert any(p.wraps() and not p.error for p in plans)
     assert any(p.server_closes for p in plans) and any(p.three_way_close for p in plans)
     path = tmp_path / "bench.pcap"
-    write_pcap(path, bench.capture_packets(plans))
+    write_pcap(path, ethernet_frames(bench.capture_packets(plans)))
     result = audit_file(str(path), reference, profile_named("rfc9293"))
     verdicts = {c.name: c.verdict for c in result.connections}
     assert verdicts == {p.name: FAIL if p.error else PASS for p in plans}

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.base.flags import FLAG_BITS
-from tcpmodel.traces.capture import CapturedSegment, read_capture, to_trace, write_pcap
+from tcpmodel.traces.capture import CapturedSegment, read_capture, to_trace
 from tcpmodel.traces.packets import TcpPacket, ethernet_frame, ip_packet
+from tcpmodel.traces.pcap import ethernet_frames, write_pcap
 from tcpmodel.traces.trace import SegmentEvent, read_trace, write_trace
 
 FIN, SYN, RST, PSH, ACK = (FLAG_BITS[n] for n in ("FIN", "SYN", "RST", "PSH", "ACK"))
@@ -581,7 +582,7 @@ PACKETS = [
 
 def test_write_pcap_round_trip(tmp_path):
     path = tmp_path / "w.pcap"
-    write_pcap(path, PACKETS)
+    write_pcap(path, ethernet_frames(PACKETS))
     assert [p.name for p in tmp_path.iterdir()] == ["w.pcap"]
     capture = read_capture(path)
     assert capture.error is None and capture.skipped == 0
@@ -601,7 +602,7 @@ def test_write_pcap_never_writes_a_whole_second_as_a_fraction(tmp_path, nanoseco
     # dpkt's own writer wrote them as a fraction of 1,000,000 us (1,000,000,000 ns)
     times = [1_700_000_000.9999997, 0.9999999999, 2.5]
     path = tmp_path / "w.pcap"
-    write_pcap(path, [PACKETS[0]._replace(t=t) for t in times], nanoseconds=nanoseconds)
+    write_pcap(path, ethernet_frames(PACKETS[0]._replace(t=t) for t in times), nanoseconds=nanoseconds)
     data = path.read_bytes()
     ticks = 10**9 if nanoseconds else 10**6
     records, offset = [], 24

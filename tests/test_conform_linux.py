@@ -12,6 +12,7 @@ import pytest
 from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.cli.main import main
 from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite, select
+from tcpmodel.conformance.report import conform_markdown
 from tcpmodel.conformance.stacks import linux
 from tcpmodel.host.netns import leftover_namespaces, own_prefix
 from tcpmodel.language.spec import load_spec
@@ -19,6 +20,7 @@ from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 from tests.netns_support import child_processes, netns_capable, no_leftovers  # noqa: F401 - fixtures
+from tests.test_provenance import named_command
 
 SYN, ACK, RST, FIN = (FLAG_BITS[f] for f in ("SYN", "ACK", "RST", "FIN"))
 SPEC = load_spec(REFERENCE)
@@ -126,6 +128,32 @@ def test_the_command_line(vectors, tun, tmp_path, capsys):
     assert main(["conform", "--stack", "linux", "--vectors", "no-such-vector"]) == 2
     assert main(["conform", "--stack", "bsd"]) == 2
     assert "unknown stack" in capsys.readouterr().err
+
+
+def test_a_report_keeps_one_example_per_finding_and_every_vector_in_an_ignored_folder(vectors, tun, tmp_path, capsys, monkeypatch):
+    """Two FAILs of one finding and a PASS, reported: the finding's example (the first FAIL by
+    name) is beside the report, naming the command; each FAIL's files are in vectors/ (which
+    .gitignore lists for reports/conformance/); no staging folder is left."""
+    fails = ["active.CLOSING.data.before_window", "active.CLOSING.FIN.before_window"]
+    (tmp_path / "specs").symlink_to(REFERENCE.parent)
+    monkeypatch.chdir(tmp_path)
+    code = main(["conform", "--stack", "linux", "--vectors", ",".join([*fails, "active.rule.closed_connect"]), "--json",
+                 "--no-progress", "--report", "out/linux.md"])
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 1 and printed["totals"]["FAIL"] == 2 and printed["totals"]["PASS"] == 1
+    finding = {v["finding"]["name"] for v in printed["vectors"] if v["verdict"] == "FAIL"}
+    assert len(finding) == 1
+    name = finding.pop()
+    example = next(f["example"] for f in printed["findings"] if f["name"] == name)
+    assert example == {"vector": min(fails), "files": [f"out/linux/{name}.jsonl", f"out/linux/{name}.pcapng", f"out/linux/{name}.svg"]}
+    assert all(named_command(Path(p)) == printed["command"] for p in example["files"])
+    kept = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert kept == sorted(["README.md", "linux.md", "linux.json", *(p.removeprefix("out/") for p in example["files"]),
+                           *(f"linux/vectors/{v}.{s}" for v in fails for s in ("jsonl", "pcap", "svg"))])
+    assert "vectors/" in (Path(__file__).parent.parent / ".gitignore").read_text()
+    text = (tmp_path / "out" / "linux.md").read_text()
+    assert f"[ladder](linux/{name}.svg)" in text and f"`linux/vectors/{max(fails)}.svg`" in text
+    assert conform_markdown(json.loads((tmp_path / "out" / "linux.json").read_text())) == text
 
 
 def test_selectors():

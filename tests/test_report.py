@@ -23,11 +23,13 @@ from tcpmodel.claims.judging import (
 )
 from tcpmodel.claims.witness import Action, replay, shortest_run, state_of
 from tcpmodel.cli.main import main
+from tcpmodel.experiments import RECORDED as EXPERIMENTS
 from tcpmodel.language.spec import load_spec
 from tcpmodel.rendering.statediagram import diagram_edges, render_state_diagram
 from tests.conftest import REFERENCE, ROOT
+from tests.test_provenance import named_command
 
-SPECS, EXPERIMENTS = ROOT / "specs", ROOT / "reports" / "experiments"
+SPECS = ROOT / "specs"
 NOTES = Path("/work/shared/ref/000_e27566675cacb3a3.txt")
 LINK = re.compile(r"\]\(([^)#\s]+)\)")
 
@@ -74,10 +76,11 @@ def test_every_linked_artefact_exists(quick):
         assert ET.fromstring(svg.read_text()).tag.endswith("svg"), svg
 
 
-def test_the_same_inputs_give_the_same_bytes(quick, tmp_path_factory, capsys):
+def test_the_same_inputs_give_the_same_bytes(quick, tmp_path_factory, capsys, monkeypatch):
     _, _, first = quick
     second = tmp_path_factory.mktemp("second")
-    argv = ["report", "--quick", "--no-progress", "--out", str(second), "--specs", str(SPECS), "--experiments", str(EXPERIMENTS)]
+    monkeypatch.chdir(second)  # the recorded runs are found in the package from any working directory
+    argv = ["report", "--quick", "--no-progress", "--out", str(second), "--specs", str(SPECS)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("claims:    16 (9 holds, 7 holds with a correction)")
@@ -85,6 +88,27 @@ def test_the_same_inputs_give_the_same_bytes(quick, tmp_path_factory, capsys):
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_the_tracked_report_is_what_tcpmodel_report_writes_today(tmp_path, monkeypatch):
+    """`tcpmodel report` (the full scenarios, about 2.5 minutes), run as from the repository's root,
+    writes exactly the tracked reports/seed-claims.md and reports/seed-claims/, byte for byte. It is
+    written into tmp_path; its links are those of a report in reports/."""
+    monkeypatch.chdir(ROOT)
+    built = report.build(Path("specs"), EXPERIMENTS, Path("reports"))
+    written = report.write(tmp_path, built.text, built.artefacts)
+    tracked = sorted([ROOT / "reports" / "seed-claims.md", *(ROOT / "reports" / "seed-claims").iterdir()])
+    assert sorted(p.relative_to(tmp_path) for p in written) == [p.relative_to(ROOT / "reports") for p in tracked]
+    for path in tracked:
+        assert (tmp_path / path.relative_to(ROOT / "reports")).read_bytes() == path.read_bytes(), path.name
+
+
+def test_every_artefact_names_the_command_that_writes_it(quick):
+    ev, _, out = quick
+    assert ev.command == "tcpmodel report --quick"
+    for path in [out / "seed-claims.md", *(out / "seed-claims").iterdir()]:
+        assert named_command(path) == "tcpmodel report --quick", path.name
 
 
 def test_a_verdict_follows_the_evidence(quick):

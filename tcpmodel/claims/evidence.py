@@ -11,6 +11,7 @@ from tcpmodel.claims.witness import Run
 from tcpmodel.language.spec import Spec
 from tcpmodel.oracle.judge import Judgement
 from tcpmodel.proofs.results import Result
+from tcpmodel.rendering.provenance import stamp
 
 FOLDER = "seed-claims"  # the artefacts, next to seed-claims.md
 
@@ -64,6 +65,12 @@ class Evidence:
     artefacts: dict[str, str] = field(default_factory=dict)  # file name in FOLDER -> text
     reference: Spec | None = None
 
+    @property
+    def command(self) -> str:
+        """The command that writes the report (and names itself in every artefact)."""
+        return "tcpmodel report" + (" --quick" if self.quick else "")
+
     def add(self, name: str, text: str) -> str:
-        self.artefacts[name] = text
+        """Keep the artefact ``name`` (naming ``command``, ``rendering.provenance``); its link."""
+        self.artefacts[name] = stamp(name, text, self.command)
         return f"{FOLDER}/{name}"

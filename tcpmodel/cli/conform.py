@@ -17,12 +17,14 @@ from tcpmodel.cli.output import (
     EXIT_VIOLATION,
     write_atomic,
 )
+from tcpmodel.conformance.evidence import write_examples
 from tcpmodel.conformance.harness import Settings, run_suite, select
 from tcpmodel.conformance.report import (
     conform_json,
     conform_markdown,
     conform_text,
     load_results,
+    matrix_command,
     matrix_markdown,
 )
 from tcpmodel.conformance.stacks import stack_module
@@ -42,8 +44,14 @@ def run(args) -> int:
     if not vectors:
         raise InputError(f"no vector matches --vectors {args.vectors!r}")
     findings, complete = getattr(stack, "FINDINGS", ()), not args.vectors
-    # A report keeps its FAILs' traces, pcaps and ladders beside it: reports/conformance/linux/.
-    out = Path(args.out) if args.out else Path(args.report).with_suffix("") if args.report else Path("conformance-runs")
+    # A report keeps each finding's example beside it (reports/conformance/linux/), and the files of
+    # every vector that did not PASS in vectors/ there (git ignores it), unless --out says where.
+    # Both are written into a staging folder first and renamed into place once the run is complete.
+    folder = Path(args.report).with_suffix("") if args.report else None
+    staging = folder.with_name(f".{folder.name}.partial") if folder else None
+    out = Path(args.out) if args.out else staging / "vectors" if staging else Path("conformance-runs")
+    if args.out and folder and Path(os.path.abspath(out)).is_relative_to(os.path.abspath(folder)):
+        raise InputError(f"--out {args.out} lies in the report's folder {folder}, which the report replaces")
     interactive = sys.stderr.isatty()
     last = [0.0]
 
@@ -59,44 +67,52 @@ def run(args) -> int:
         sys.stderr.flush()
 
     started, interrupted = time.monotonic(), []
-    staging = out.with_name(f".{out.name}.partial") if args.report and not args.out else out
-    if staging != out:
+    if staging:
         shutil.rmtree(staging, ignore_errors=True)
-    outcomes = run_suite(spec, vectors, stack, profile, Settings(settle=args.settle, timeout=args.timeout), staging,
+    outcomes = run_suite(spec, vectors, stack, profile, Settings(settle=args.settle, timeout=args.timeout), out,
                          keep_all=args.keep_all, progress=progress if args.progress else None, interrupted=interrupted)
     seconds = time.monotonic() - started
     if args.progress and interactive:
         sys.stderr.write("\r" + " " * 99 + "\r")
     info = {"kernel": os.uname().release, **stack.describe()}
     if interrupted:
-        if staging != out:
+        if staging:
             shutil.rmtree(staging, ignore_errors=True)
         sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds, findings) if outcomes else "")
         sys.stderr.write(f"tcpmodel: interrupted at {interrupted[0]} ({len(outcomes)} of {len(vectors)} vectors run; no report written)\n")
         return EXIT_INCOMPLETE
-    if staging != out:  # the report's own directory now holds this run's files, and only them
-        shutil.rmtree(out, ignore_errors=True)
-        if staging.exists():
-            staging.rename(out)
-        for o in outcomes:
-            o.files = [str(out / Path(f).name) for f in o.files]
+    command, examples = None, {}
     if args.report:
         words = ["tcpmodel", "conform", "--stack", args.stack, "--profile", profile.name]
         if args.spec != "specs/rfc9293.toml":
             words += ["--spec", args.spec]
         if args.vectors:
             words += ["--vectors", args.vectors]
-        words += ["--report", args.report]
+        command = shlex.join(words + ["--report", args.report])
+        examples = write_examples(staging, outcomes, command, spec.name)
+        # the report's own folder now holds this run's files, and only them
+        shutil.rmtree(folder, ignore_errors=True)
+        if staging.exists():
+            staging.rename(folder)
+        for o in outcomes:
+            o.files = [_moved(path, staging, folder) for path in o.files]
+        for example in examples.values():
+            example["files"] = [_moved(path, staging, folder) for path in example["files"]]
+    data = conform_json(args.stack, info, profile, outcomes, seconds, findings, complete, command, args.report, examples)
+    if args.report:
         report = Path(args.report)
-        text = conform_markdown(shlex.join(words), args.stack, info, profile, outcomes, seconds, findings, complete, report.parent)
-        write_atomic(report, text, "the report")
-        data = conform_json(args.stack, info, profile, outcomes, seconds, findings, complete)
+        write_atomic(report, conform_markdown(data), "the report")
         write_atomic(report.with_suffix(".json"), json.dumps(data, indent=1) + "\n", "the report's JSON")
-        matrix = matrix_markdown(shlex.join(words[:3] + ["STACK", "--report", str(report.parent / "STACK.md")]),
-                                 load_results(report.parent))
-        write_atomic(report.parent / "README.md", matrix, "the conformance matrix")
+        write_atomic(report.parent / "README.md", matrix_markdown(matrix_command(report.parent), load_results(report.parent)),
+                     "the conformance matrix")
     if args.json:
-        sys.stdout.write(json.dumps(conform_json(args.stack, info, profile, outcomes, seconds, findings, complete), indent=2) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds, findings, complete))
     return EXIT_OK if all(o.verdict in ("PASS", "SKIPPED") for o in outcomes) else EXIT_VIOLATION
+
+
+def _moved(path: str, staging: Path, folder: Path) -> str:
+    """``path`` after the staging folder was renamed into the report's folder."""
+    p = Path(path)
+    return str(folder / p.relative_to(staging)) if p.is_relative_to(staging) else path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tcpmodel.cli.output import (
 )
 from tcpmodel.language.spec import load_spec
 from tcpmodel.proofs.prove import UNKNOWN, prove, to_markdown
+from tcpmodel.proofs.results import TIMEOUT
 from tcpmodel.proofs.symbolic import boundary_witnesses, witnesses_json
 from tcpmodel.rendering.summary import proof_json, proof_text
 from tcpmodel.system.scenario import make_scenario
@@ -24,7 +26,9 @@ def run(args) -> int:
     options = make_scenario(spec, {"enable": args.enable} if args.enable else {}).options
     results = prove(spec, options, args.timeout)
     if args.report:
-        write_atomic(Path(args.report), to_markdown(results, spec))
+        words = ["tcpmodel", "prove", args.spec, *(word for option in args.enable for word in ("--enable", option))]
+        words += ["--timeout", f"{args.timeout:g}"] if args.timeout != TIMEOUT else []
+        write_atomic(Path(args.report), to_markdown(results, spec, shlex.join([*words, "--report", args.report])))
     if args.witnesses:
         write_atomic(Path(args.witnesses), witnesses_json(boundary_witnesses(spec, args.timeout)))
     if args.json:

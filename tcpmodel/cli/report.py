@@ -11,6 +11,7 @@ from tcpmodel.claims.report import build, write
 from tcpmodel.cli.output import (
     EXIT_OK,
 )
+from tcpmodel.experiments import RECORDED
 
 
 def run(args) -> int:
@@ -21,7 +22,8 @@ def run(args) -> int:
         sys.stderr.flush()
 
     out = Path(args.out)
-    built = build(Path(args.specs), Path(args.experiments), out, args.quick, progress if args.progress else None)
+    experiments = Path(args.experiments) if args.experiments else RECORDED
+    built = build(Path(args.specs), experiments, out, args.quick, progress if args.progress else None)
     written = write(out, built.text, built.artefacts)
     if args.json:
         claims = [{"number": n, "claim": topic, "verdict": verdict} for n, topic, verdict in built.verdicts]

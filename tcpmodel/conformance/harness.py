@@ -32,7 +32,7 @@ model's window of RCV.WND octets: its SEQ moves by (stack's window - RCV.WND).
 
 ``run_suite`` runs vectors one after another, judges each recorded trace with
 ``oracle.judge(spec, trace, profile, calls_observed=True, end_is_silence=True)``, and writes the
-trace (.jsonl), the packets (.pcap) and, for a FAIL, the ladder diagram (.svg).
+trace (.jsonl), the packets (.pcap) and, for a FAIL, the ladder diagram (.svg) (``evidence``).
 """
 
 from __future__ import annotations
@@ -46,20 +46,16 @@ from pathlib import Path
 from tcpmodel.base.errors import InputError
 from tcpmodel.base.flags import ACK, SYN, parse_flags
 from tcpmodel.base.seqnum import seq_add, seq_sub
+from tcpmodel.conformance.evidence import write_files
 from tcpmodel.conformance.findings import explain
-from tcpmodel.host.loopback import write_pcap
-from tcpmodel.oracle.audit import Side
 from tcpmodel.oracle.judge import judge
 from tcpmodel.oracle.profiles import PROFILES
-from tcpmodel.rendering.auditladder import render_side
 from tcpmodel.traces.packets import TcpPacket, decode_frame, ip_packet
 from tcpmodel.traces.trace import (
     CallEvent,
     Header,
     SegmentEvent,
     Trace,
-    write_atomic,
-    write_trace,
 )
 
 RAW_IPV4 = 228  # the pcap link type of a bare IPv4 packet (what a TUN device carries)
@@ -230,6 +226,7 @@ class Outcome:
     files: list[str] = field(default_factory=list)
     isn: int | None = None
     finding: object = None  # findings.Finding that explains a FAIL, if one does
+    recorded: tuple | None = None  # a FAIL's (trace, Recording), for its finding's example; not in as_dict
 
     def as_dict(self) -> dict:
         out = {"name": self.name, "vector": self.name, "role": self.role, "target": self.target, "verdict": self.verdict,
@@ -304,6 +301,7 @@ def run_suite(spec, vectors: list, stack, profile, settings: Settings, out: Path
                 outcome.others = {name: judge_trace(spec, trace, other).verdict for name, other in PROFILES.items() if name != profile.name}
                 if outcome.verdict == "FAIL":
                     outcome.finding = explain(getattr(stack, "FINDINGS", ()), vector.name, outcome.judged.seen)
+                    outcome.recorded = (trace, recording)
                 if keep_all or outcome.verdict != "PASS":
                     outcome.files = write_files(out, vector.name, trace, recording, outcome.judged, spec.name)
         outcome.seconds = time.monotonic() - started
@@ -318,22 +316,3 @@ def to_trace(spec, profile, vector, recording: Recording):
 
 def judge_trace(spec, trace, profile):
     return judge(spec, trace, profile, calls_observed=True, end_is_silence=True)
-
-
-ETHERNET_HEADER = bytes.fromhex("020000000002" "020000000001" "0800")  # fixed, locally administered
-
-
-def write_files(out: Path, name: str, trace, recording: Recording, verdict, spec_name: str) -> list[str]:
-    """``OUT/<vector>.jsonl`` and ``.pcap``, and ``.svg`` (the ladder) for a FAIL."""
-
-    stem = out / name
-    paths = [stem.with_name(stem.name + ".jsonl"), stem.with_name(stem.name + ".pcap")]
-    write_trace(paths[0], trace)
-    frames = [(int(t), int(round((t - int(t)) * 1e6)) % 1_000_000, ETHERNET_HEADER + raw) for t, raw in recording.packets]
-    write_pcap(paths[1], frames)
-    if verdict.verdict == "FAIL":
-        svg = stem.with_name(stem.name + ".svg")
-        text = render_side(Side(recording.endpoint, verdict, trace), f"vector {name}; spec {spec_name}")
-        write_atomic(svg, text.encode("utf-8"), "ladder diagram")
-        paths.append(svg)
-    return [str(p) for p in paths]

@@ -16,11 +16,12 @@ import socket
 import struct
 import threading
 import time
+from fractions import Fraction
 from typing import Self
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.host.netns import namespace
-from tcpmodel.traces.capture import write_frames
+from tcpmodel.traces.pcap import write_pcap
 
 ETH_P_ALL = 0x0003
 SO_TIMESTAMP = 29  # asm-generic value (x86, arm, riscv, powerpc); alpha, mips, parisc and sparc differ
@@ -96,12 +97,6 @@ def _timestamp(ancillary) -> tuple[int, int]:
     return now // 1_000_000, now % 1_000_000
 
 
-def write_pcap(path, frames) -> None:
-    """Write ``(seconds, microseconds, frame)`` triples as a pcap (Ethernet), whole or not at all."""
-
-    write_frames(path, frames)
-
-
 def capture_loopback_connection(pcap_path, data: bytes = b"hello", port: int = 5000, settle: float = 0.2) -> dict:
     """Capture one whole TCP connection over 127.0.0.1 in a fresh namespace into ``pcap_path``.
 
@@ -117,7 +112,7 @@ def capture_loopback_connection(pcap_path, data: bytes = b"hello", port: int = 5
         raise InputError(f"port must be from 1 to 65535, not {port}")
     with namespace() as ns:
         frames, client_port = ns.call(record_echo_connection, bytes(data), port, settle)
-    write_pcap(pcap_path, frames)
+    write_pcap(pcap_path, [(Fraction(seconds * 10**6 + microseconds, 10**6), frame) for seconds, microseconds, frame in frames])
     return {"path": str(pcap_path), "frames": len(frames), "client_port": client_port, "server_port": port}
 
 

@@ -1,4 +1,4 @@
-"""Captures: the TCP connections in a pcap or pcapng file, and a pcap writer for tests and harnesses.
+"""Captures: the TCP connections in a pcap or pcapng file (``tcpmodel.traces.pcap`` writes them).
 
 Files: pcap (either byte order, micro- or nanosecond timestamps, and the "modified" variant) and
 pcapng (every section and interface; Enhanced and obsolete Packet Blocks; Simple Packet Blocks
@@ -19,11 +19,9 @@ otherwise the sender of the first segment, and ``saw_open`` is false.
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 
 import dpkt
 
@@ -33,14 +31,12 @@ from tcpmodel.base.seqnum import seq_add, seq_ge
 from tcpmodel.traces.packets import (
     LINK_TYPES,
     Segment,
-    TcpPacket,
     address_text,
     decode_frame,
-    ethernet_frame,
 )
-from tcpmodel.traces.trace import Header, SegmentEvent, Trace, write_atomic
+from tcpmodel.traces.pcap import MAX_FRAME
+from tcpmodel.traces.trace import Header, SegmentEvent, Trace
 
-MAX_FRAME = 262144  # libpcap's largest snapshot length
 MAX_BLOCK = 1 << 24  # a longer pcapng block or pcap record is taken as corruption
 PCAPNG_SECTION, PCAPNG_INTERFACE, PCAPNG_PACKET, PCAPNG_SIMPLE, PCAPNG_ENHANCED = 0x0A0D0D0A, 1, 2, 3, 6
 PCAPNG_ORDER = {b"\x1a\x2b\x3c\x4d": ">", b"\x4d\x3c\x2b\x1a": "<"}
@@ -339,35 +335,3 @@ def to_trace(connection: Connection, side: int, spec_name: str = "rfc9293", prof
         direction = "out" if s.sender == side else "in"
         events.append(SegmentEvent(last, direction, s.flags, s.seq, s.ack, s.win, s.length, s.options_hex))
     return Trace(header, tuple(events))
-
-
-# ------------------------------------------------------------ writing
-
-
-def write_pcap(path, packets, *, nanoseconds: bool = False) -> None:
-    """Write TcpPackets (``t`` >= 0 is the timestamp) as an Ethernet pcap file, whole or not at all.
-
-    Timestamps are rounded to whole micro- (or nano-) seconds first and split into seconds and
-    the fraction from that integer, so the fraction is always below one second (rounding the
-    fraction alone, as dpkt's ``Writer.writepkt_time`` does, writes 1,000,000 µs for a time
-    just short of a whole second, which tshark reports as an invalid arrival time)."""
-    ticks = 10**9 if nanoseconds else 10**6
-    frames = []
-    for packet in packets:
-        packet = TcpPacket(*packet)
-        frames.append((*divmod(round(packet.t * ticks), ticks), ethernet_frame(packet)))
-    write_frames(path, frames, nanoseconds=nanoseconds)
-
-
-def write_frames(path, frames, *, nanoseconds: bool = False) -> None:
-    """Write ``(seconds, fraction, ethernet frame)`` triples (the fraction in micro- or
-    nanoseconds) as a little-endian pcap file, whole or not at all."""
-    magic = dpkt.pcap.TCPDUMP_MAGIC_NANO if nanoseconds else dpkt.pcap.TCPDUMP_MAGIC
-    buffer = io.BytesIO()
-    buffer.write(bytes(dpkt.pcap.LEFileHdr(magic=magic, snaplen=MAX_FRAME, linktype=1)))
-    for seconds, fraction, frame in frames:
-        buffer.write(bytes(dpkt.pcap.LEPktHdr(tv_sec=seconds, tv_usec=fraction, caplen=len(frame), len=len(frame))))
-        buffer.write(frame)
-    write_atomic(Path(path), buffer.getvalue(), "capture")
-
-

@@ -5,10 +5,11 @@ A trace is JSON lines. The first line is the header::
     {"tcpmodel_trace": 1, "spec": "rfc9293", "profile": "rfc9293", "tool": "tcpmodel 0.1.0",
      "endpoint": "10.0.0.1:80", "peer": "10.0.0.2:40000", "source": "run.pcap"}
 
-("endpoint", "peer" and "source" are optional; so is ``"kind": "endpoint"``: a header with
-``"kind": "run"`` begins a run of the whole system, both endpoints and the network, which
-``run`` reads). Each further line is one event, in time order, ``t`` being seconds from the start
-of the trace:
+("endpoint", "peer" and "source" are optional, and so is "command": the command that wrote a
+trace kept as evidence, such as a conformance report's example; so is ``"kind": "endpoint"``: a
+header with ``"kind": "run"`` begins a run of the whole system, both endpoints and the network,
+which ``run`` reads). Each further line is one event, in time order, ``t`` being seconds from the
+start of the trace:
 
     {"t": 0.0, "seg": "in", "flags": "SYN", "seq": 7, "ack": 0, "win": 65535, "len": 0, "options": "020405b4"}
     {"t": 0.5, "call": "CLOSE", "result": "ok"}
@@ -34,7 +35,7 @@ FORMAT = 1
 TOOL = f"tcpmodel {__version__}"
 CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")
 DIRECTIONS = ("out", "in")
-HEADER_KEYS = ("tcpmodel_trace", "kind", "spec", "profile", "tool", "endpoint", "peer", "source")
+HEADER_KEYS = ("tcpmodel_trace", "kind", "spec", "profile", "tool", "endpoint", "peer", "source", "command")
 TRACE_KINDS = ("endpoint", "run")  # one endpoint's events; a run of the whole system (``run``)
 SEGMENT_KEYS = ("t", "seg", "flags", "seq", "ack", "win", "len", "options")
 CALL_KEYS = ("t", "call", "result", "len")
@@ -53,6 +54,7 @@ class Header:
     endpoint: str | None = None  # "ip:port" of the endpoint under test
     peer: str | None = None
     source: str | None = None  # where the events come from, e.g. a pcap path
+    command: str | None = None  # the command that wrote the trace, for a trace kept as evidence
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ def _header(record: dict) -> Header:
                    're-executes it and `tcpmodel audit` judges each of its endpoints')
     _known_keys(record, HEADER_KEYS, "header")
     fields = {key: _string(record, key) for key in ("spec", "profile", "tool")}
-    optional = {key: _string(record, key) for key in ("endpoint", "peer", "source") if key in record}
+    optional = {key: _string(record, key) for key in ("endpoint", "peer", "source", "command") if key in record}
     return Header(**fields, **optional)
 
 
@@ -289,7 +291,7 @@ def trace_lines(trace: Trace) -> list[str]:
     """The trace as JSON lines (without newlines), keys in a fixed order."""
     h = trace.header
     header = {"tcpmodel_trace": FORMAT, "spec": h.spec, "profile": h.profile, "tool": h.tool}
-    header.update((key, getattr(h, key)) for key in ("endpoint", "peer", "source") if getattr(h, key) is not None)
+    header.update((key, getattr(h, key)) for key in ("endpoint", "peer", "source", "command") if getattr(h, key) is not None)
     lines = [json.dumps(header)]
     for event in trace.events:
         if isinstance(event, SegmentEvent):
