@@ -53,7 +53,7 @@ def write_pcap(path, frames, *, nanoseconds: bool = False, comment: str | None =
         buffer.write(_block(PCAPNG_INTERFACE, struct.pack("<HHI", LINKTYPE_ETHERNET, 0, MAX_FRAME),
                             [(OPT_IF_TSRESOL, bytes([9 if nanoseconds else 6]))]))
         for time, frame in stamped:
-            high, low = divmod(time, 1 << 32)  # pcapng: the timestamp's high 32 bits first, each word in the section's byte order
+            high, low = divmod(time, 1 << 32)  # a timestamp: pcapng writes its high 32 bits first
             body = struct.pack("<IIIII", 0, high, low, len(frame), len(frame)) + _padded(frame)
             buffer.write(_block(PCAPNG_ENHANCED, body, []))
     write_atomic(Path(path), buffer.getvalue(), "capture")
