@@ -11,12 +11,13 @@ import pytest
 
 from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.cli.main import main
-from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite, select
+from tcpmodel.conformance.harness import Settings, run_suite, select
 from tcpmodel.conformance.report import conform_markdown
 from tcpmodel.conformance.stacks import linux
 from tcpmodel.host.netns import leftover_namespaces, own_prefix
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.profiles import PROFILES
+from tcpmodel.oracle.verdicts import ERROR, SKIPPED
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 from tests.netns_support import child_processes, netns_capable, no_leftovers  # noqa: F401 - fixtures
@@ -32,7 +33,7 @@ def vectors():
 
 
 @pytest.fixture
-def tun(no_leftovers):
+def tun(no_leftovers):  # noqa: F811 - the fixture imported from netns_support
     if not os.path.exists("/dev/net/tun"):
         pytest.skip("this machine has no /dev/net/tun")
 

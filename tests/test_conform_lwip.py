@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.conformance.harness import ERROR, SKIPPED, Settings, run_suite
+from tcpmodel.conformance.harness import Settings, run_suite
 from tcpmodel.conformance.stacks import lwip
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.profiles import PROFILES
+from tcpmodel.oracle.verdicts import ERROR, SKIPPED
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE, require_stack
 

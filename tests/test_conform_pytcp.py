@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.conformance.harness import ERROR, Settings, run_suite
+from tcpmodel.conformance.harness import Settings, run_suite
 from tcpmodel.conformance.stacks import process, pytcp
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.profiles import PROFILES
+from tcpmodel.oracle.verdicts import ERROR
 from tcpmodel.vectors.generation import generate
 from tests.conftest import REFERENCE
 

@@ -3,61 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from tcpmodel.base.errors import InputError
-from tcpmodel.cli.output import (
-    EXIT_INCOMPLETE,
-    EXIT_OK,
-    EXIT_VIOLATION,
-    write_atomic,
-)
-from tcpmodel.conformance.evidence import write_examples
-from tcpmodel.conformance.harness import Settings, run_suite, select
-from tcpmodel.conformance.report import (
-    conform_json,
-    conform_markdown,
-    conform_text,
-    load_results,
-    matrix_command,
-    matrix_markdown,
-)
-from tcpmodel.conformance.stacks import stack_module
+from tcpmodel.cli.output import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION
+from tcpmodel.conformance.harness import Outcome, Settings
+from tcpmodel.conformance.report import conform_text
+from tcpmodel.conformance.run import ReportPlace, conform, report_command, write_report
 from tcpmodel.language.spec import load_spec
-from tcpmodel.oracle.profiles import profile_named
-from tcpmodel.vectors.generation import generate
+from tcpmodel.oracle.verdicts import PASS, SKIPPED
 
 
 def run(args) -> int:
-    stack = stack_module(args.stack)
-    profile = profile_named(args.profile or getattr(stack, "PROFILE", "rfc9293"))
     spec = load_spec(args.spec)
-    reason = stack.unavailable_reason()
-    if reason:
-        raise InputError(f"the {args.stack} stack cannot run here: {reason}")
-    vectors = select(generate(spec).vectors, args.vectors)
-    if not vectors:
-        raise InputError(f"no vector matches --vectors {args.vectors!r}")
-    findings, complete = getattr(stack, "FINDINGS", ()), not args.vectors
-    # A report keeps each finding's example beside it (reports/conformance/linux/), and the files of
-    # every vector that did not PASS in vectors/ there (git ignores it), unless --out says where.
-    # Both are written into a staging folder first and renamed into place once the run is complete.
-    folder = Path(args.report).with_suffix("") if args.report else None
-    staging = folder.with_name(f".{folder.name}.partial") if folder else None
-    out = Path(args.out) if args.out else staging / "vectors" if staging else Path("conformance-runs")
-    if args.out and folder and Path(os.path.abspath(out)).is_relative_to(os.path.abspath(folder)):
-        raise InputError(f"--out {args.out} lies in the report's folder {folder}, which the report replaces")
+    place = ReportPlace.of(Path(args.report), Path(args.out) if args.out else None) if args.report else None
+    out = place.vectors if place else Path(args.out) if args.out else Path("conformance-runs")
     interactive = sys.stderr.isatty()
     last = [0.0]
 
-    def progress(number, total, name, outcomes):
+    def progress(number: int, total: int, name: str, outcomes: list[Outcome]) -> None:
         text = f"[{number}/{total}] {name}"
-        failed = sum(o.verdict not in ("PASS", "SKIPPED") for o in outcomes)
+        failed = sum(o.verdict not in (PASS, SKIPPED) for o in outcomes)
         text += f"  ({failed} not PASS so far)" if failed else ""
         if interactive:
             sys.stderr.write(f"\r{text[:99]:<99}")
@@ -66,53 +33,25 @@ def run(args) -> int:
             sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
-    started, interrupted = time.monotonic(), []
-    if staging:
-        shutil.rmtree(staging, ignore_errors=True)
-    outcomes = run_suite(spec, vectors, stack, profile, Settings(settle=args.settle, timeout=args.timeout), out,
-                         keep_all=args.keep_all, progress=progress if args.progress else None, interrupted=interrupted)
-    seconds = time.monotonic() - started
+    if place:
+        place.clear()
+    result = conform(args.stack, spec, profile=args.profile, vectors=args.vectors, settings=Settings(settle=args.settle, timeout=args.timeout),
+                     out=out, keep_all=args.keep_all, progress=progress if args.progress else None)
     if args.progress and interactive:
         sys.stderr.write("\r" + " " * 99 + "\r")
-    info = {"kernel": os.uname().release, **stack.describe()}
-    if interrupted:
-        if staging:
-            shutil.rmtree(staging, ignore_errors=True)
-        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds, findings) if outcomes else "")
-        sys.stderr.write(f"tcpmodel: interrupted at {interrupted[0]} ({len(outcomes)} of {len(vectors)} vectors run; no report written)\n")
+    if result.interrupted:
+        if place:
+            place.clear()
+        outcomes = result.outcomes
+        sys.stdout.write(conform_text(result.stack, result.info, result.profile, outcomes, result.seconds, result.findings) if outcomes else "")
+        sys.stderr.write(f"tcpmodel: interrupted at {result.interrupted} ({len(outcomes)} of {result.selected} vectors run; no report written)\n")
         return EXIT_INCOMPLETE
-    command, examples = None, {}
-    if args.report:
-        words = ["tcpmodel", "conform", "--stack", args.stack, "--profile", profile.name]
-        if args.spec != "specs/rfc9293.toml":
-            words += ["--spec", args.spec]
-        if args.vectors:
-            words += ["--vectors", args.vectors]
-        command = shlex.join(words + ["--report", args.report])
-        examples = write_examples(staging, outcomes, command, spec.name)
-        # the report's own folder now holds this run's files, and only them
-        shutil.rmtree(folder, ignore_errors=True)
-        if staging.exists():
-            staging.rename(folder)
-        for o in outcomes:
-            o.files = [_moved(path, staging, folder) for path in o.files]
-        for example in examples.values():
-            example["files"] = [_moved(path, staging, folder) for path in example["files"]]
-    data = conform_json(args.stack, info, profile, outcomes, seconds, findings, complete, command, args.report, examples)
-    if args.report:
-        report = Path(args.report)
-        write_atomic(report, conform_markdown(data), "the report")
-        write_atomic(report.with_suffix(".json"), json.dumps(data, indent=1) + "\n", "the report's JSON")
-        write_atomic(report.parent / "README.md", matrix_markdown(matrix_command(report.parent), load_results(report.parent)),
-                     "the conformance matrix")
+    if place:
+        data = write_report(result, place, report_command(result, args.spec, args.vectors, Path(args.report)), spec.name)
+    else:
+        data = result.as_json()
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
-        sys.stdout.write(conform_text(args.stack, info, profile, outcomes, seconds, findings, complete))
-    return EXIT_OK if all(o.verdict in ("PASS", "SKIPPED") for o in outcomes) else EXIT_VIOLATION
-
-
-def _moved(path: str, staging: Path, folder: Path) -> str:
-    """``path`` after the staging folder was renamed into the report's folder."""
-    p = Path(path)
-    return str(folder / p.relative_to(staging)) if p.is_relative_to(staging) else path
+        sys.stdout.write(conform_text(result.stack, result.info, result.profile, result.outcomes, result.seconds, result.findings, result.complete))
+    return EXIT_OK if result.passed else EXIT_VIOLATION

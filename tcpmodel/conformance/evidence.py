@@ -17,6 +17,7 @@ import dataclasses
 from pathlib import Path
 
 from tcpmodel.oracle.audit import Side
+from tcpmodel.oracle.verdicts import FAIL
 from tcpmodel.rendering.auditladder import render_side
 from tcpmodel.rendering.provenance import generated, stamp_svg
 from tcpmodel.traces.pcap import write_pcap
@@ -31,7 +32,7 @@ def write_files(out: Path, name: str, trace: Trace, recording, verdict, spec_nam
     paths = [stem.with_name(stem.name + ".jsonl"), stem.with_name(stem.name + ".pcap")]
     write_trace(paths[0], trace)
     write_pcap(paths[1], frames(recording))
-    if verdict.verdict == "FAIL":
+    if verdict.verdict == FAIL:
         paths.append(stem.with_name(stem.name + ".svg"))
         write_atomic(paths[2], ladder(name, trace, recording, verdict, spec_name).encode("utf-8"), "ladder diagram")
     return [str(p) for p in paths]
@@ -40,7 +41,7 @@ def write_files(out: Path, name: str, trace: Trace, recording, verdict, spec_nam
 def examples(outcomes) -> dict[str, object]:
     """Finding name -> the outcome that is its example: the first FAIL it explains, by vector name."""
     chosen: dict[str, object] = {}
-    for o in sorted((o for o in outcomes if o.verdict == "FAIL" and o.finding is not None), key=lambda o: o.name):
+    for o in sorted((o for o in outcomes if o.verdict == FAIL and o.finding is not None), key=lambda o: o.name):
         chosen.setdefault(o.finding.name, o)
     return chosen
 

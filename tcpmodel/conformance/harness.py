@@ -47,9 +47,10 @@ from tcpmodel.base.errors import InputError
 from tcpmodel.base.flags import ACK, SYN, parse_flags
 from tcpmodel.base.seqnum import seq_add, seq_sub
 from tcpmodel.conformance.evidence import write_files
-from tcpmodel.conformance.findings import explain
-from tcpmodel.oracle.judge import judge
+from tcpmodel.conformance.findings import Finding, explain
+from tcpmodel.oracle.judge import Judgement, judge
 from tcpmodel.oracle.profiles import PROFILES
+from tcpmodel.oracle.verdicts import ERROR, FAIL, PASS, SKIPPED, Verdict
 from tcpmodel.traces.packets import TcpPacket, decode_frame, ip_packet
 from tcpmodel.traces.trace import (
     CallEvent,
@@ -61,8 +62,7 @@ from tcpmodel.traces.trace import (
 RAW_IPV4 = 228  # the pcap link type of a bare IPv4 packet (what a TUN device carries)
 TESTER_WINDOW = 65535
 TESTER_MSS_OPTION = "020405b4"  # MSS 1460, on the tester's SYN and SYN-ACK, as any peer sends
-SKIPPED, ERROR = "SKIPPED", "ERROR"
-VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", SKIPPED, ERROR)
+VERDICTS = tuple(Verdict)
 # Timers the harness does not wait for: minutes on a real stack.
 SLOW_TIMERS = {
     "USER": "waits for the USER timeout (R2: at least 100 s under RFC 9293 §3.8.3)",
@@ -218,14 +218,14 @@ class Outcome:
     name: str
     role: str
     target: str
-    verdict: str  # PASS, FAIL, INCONCLUSIVE, SKIPPED, ERROR
+    verdict: Verdict
     seconds: float
-    judged: object = None  # oracle.Judgement under the profile asked for
+    judged: Judgement | None = None  # under the profile asked for
     others: dict = field(default_factory=dict)  # profile name -> verdict under the other profiles
     reason: str = ""
     files: list[str] = field(default_factory=list)
     isn: int | None = None
-    finding: object = None  # findings.Finding that explains a FAIL, if one does
+    finding: Finding | None = None  # the finding that explains a FAIL, if one does
     recorded: tuple | None = None  # a FAIL's (trace, Recording), for its finding's example; not in as_dict
 
     def as_dict(self) -> dict:
@@ -299,10 +299,10 @@ def run_suite(spec, vectors: list, stack, profile, settings: Settings, out: Path
                 outcome.judged = judge_trace(spec, trace, profile)
                 outcome.verdict, outcome.reason = outcome.judged.verdict, outcome.judged.reason
                 outcome.others = {name: judge_trace(spec, trace, other).verdict for name, other in PROFILES.items() if name != profile.name}
-                if outcome.verdict == "FAIL":
+                if outcome.verdict == FAIL:
                     outcome.finding = explain(getattr(stack, "FINDINGS", ()), vector.name, outcome.judged.seen)
                     outcome.recorded = (trace, recording)
-                if keep_all or outcome.verdict != "PASS":
+                if keep_all or outcome.verdict != PASS:
                     outcome.files = write_files(out, vector.name, trace, recording, outcome.judged, spec.name)
         outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)

@@ -15,9 +15,10 @@ import shlex
 from pathlib import Path
 
 from tcpmodel.conformance.findings import KINDS, stale
-from tcpmodel.conformance.harness import ERROR, SKIPPED, VERDICTS, Outcome
+from tcpmodel.conformance.harness import VERDICTS, Outcome
+from tcpmodel.oracle.verdicts import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED
 
-NOT_PASSING = ("FAIL", "INCONCLUSIVE", ERROR)
+NOT_PASSING = (FAIL, INCONCLUSIVE, ERROR)
 
 
 def totals(outcomes: list[Outcome]) -> dict[str, int]:
@@ -25,7 +26,7 @@ def totals(outcomes: list[Outcome]) -> dict[str, int]:
 
 
 def totals_line(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {v}" for v, n in counts.items() if n or v in ("PASS", "FAIL", SKIPPED))
+    return ", ".join(f"{n} {v}" for v, n in counts.items() if n or v in (PASS, FAIL, SKIPPED))
 
 
 def other_totals(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
@@ -36,7 +37,7 @@ def other_totals(outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
 
 def explanations(outcomes: list[Outcome]) -> dict[str, int]:
     """How the FAILs are explained: a count per finding kind, and "unexplained"."""
-    fails = [o for o in outcomes if o.verdict == "FAIL"]
+    fails = [o for o in outcomes if o.verdict == FAIL]
     counts = {kind: sum(o.finding is not None and o.finding.kind == kind for o in fails) for kind in KINDS}
     counts["unexplained"] = sum(o.finding is None for o in fails)
     return counts
@@ -52,7 +53,7 @@ def explanations_line(outcomes: list[Outcome]) -> str:
 
 
 def stale_findings(findings, outcomes: list[Outcome]) -> list:
-    return stale(findings, [(o.name, o.judged.seen) for o in outcomes if o.verdict == "FAIL" and o.judged])
+    return stale(findings, [(o.name, o.judged.seen) for o in outcomes if o.verdict == FAIL and o.judged])
 
 
 # ---------------------------------------------------------------- text and JSON
@@ -68,7 +69,7 @@ def conform_text(stack: str, info: dict, profile, outcomes: list[Outcome], secon
     for o in outcomes:
         if o.verdict in NOT_PASSING:
             lines += ["", f"{o.verdict} {o.name} ({o.target})" + (f", event {o.judged.event}" if o.judged and o.judged.event is not None else "") + ":"]
-            if o.judged and o.judged.verdict == "FAIL":
+            if o.judged and o.judged.verdict == FAIL:
                 lines += [f"  seen:    {o.judged.seen}", f"  allowed: {'; '.join(o.judged.allowed)}"]
                 lines += [f"  by:      {rfc}" for rfc in o.judged.rfc]
                 lines.append(f"  finding: {o.finding.name} ({o.finding.kind}): {o.finding.sentence()}" if o.finding else "  finding: UNEXPLAINED (no finding of this stack matches)")
@@ -76,7 +77,7 @@ def conform_text(stack: str, info: dict, profile, outcomes: list[Outcome], secon
                 lines.append(f"  reason:  {o.reason}")
             lines += [f"  written: {path}" for path in o.files if path.endswith(".svg")]
     lines += ["", f"result: {len(outcomes)} vectors in {seconds:.1f} s: {totals_line(totals(outcomes))}"]
-    if any(o.verdict == "FAIL" for o in outcomes):
+    if any(o.verdict == FAIL for o in outcomes):
         lines.append(f"  FAILs explained: {explanations_line(outcomes)}")
     for name, counts in other_totals(outcomes).items():
         lines.append(f"  judged under {name}: {totals_line(counts)}")
@@ -131,7 +132,7 @@ def conform_markdown(data: dict) -> str:
              f"- version: {data.get('version', '')}", f"- kernel: {data.get('kernel', '')}",
              f"- profile: `{data['profile']}` ({data['profile_title']})",
              f"- vectors: {len(vectors)}, run in {data['seconds']:.1f} s: {totals_line(counts)}"]
-    if counts["FAIL"]:
+    if counts[FAIL]:
         lines.append(f"- FAILs explained: {_explanations_line(data['explanations'])}")
     for name, other in data["other_profiles"].items():
         lines.append(f"- the same traces judged under `{name}`: {totals_line(other)}")
@@ -148,7 +149,7 @@ def conform_markdown(data: dict) -> str:
     lines += _findings_section(data, links)
     lines += ["", "## Every vector", "", "| vector | target | verdict | finding | time (s) |", "|---|---|---|---|---|"]
     for v in vectors:
-        note = f"{v['finding']['name']} ({v['finding']['kind']})" if v.get("finding") else ("UNEXPLAINED" if v["verdict"] == "FAIL" else "")
+        note = f"{v['finding']['name']} ({v['finding']['kind']})" if v.get("finding") else ("UNEXPLAINED" if v["verdict"] == FAIL else "")
         lines.append(f"| `{v['vector']}` | {v['target']} | {v['verdict']} | {note} | {v['seconds']:.2f} |")
     examples = {f["example"]["vector"]: f for f in data["findings"] if f.get("example")}
     failing = [v for v in vectors if v["verdict"] in NOT_PASSING]
@@ -156,7 +157,7 @@ def conform_markdown(data: dict) -> str:
         lines += ["", "## Deviations", ""]
         for v in failing:
             lines += [f"### `{v['vector']}`: {v['verdict']}", "", f"- target: {v['target']}"]
-            if v["verdict"] == "FAIL":
+            if v["verdict"] == FAIL:
                 lines.append(f"- at event {v['event']}: seen `{v['seen']}`")
                 lines.append(f"- allowed: {'; '.join(f'`{a}`' for a in v['allowed'])}")
                 lines += [f"- by: {rfc}" for rfc in v["rfc"]]
@@ -200,7 +201,7 @@ def _explanations_line(counts: dict[str, int]) -> str:
 
 def _findings_section(data: dict, links: _Links) -> list[str]:
     findings, vectors = data["findings"], data["vectors"]
-    if not findings and not data["totals"]["FAIL"]:
+    if not findings and not data["totals"][FAIL]:
         return []
     lines = ["", "## Findings", "",
              ("Each kind of FAIL, analysed once. MUST: the stack breaks an absolute requirement. SHOULD or "
@@ -214,7 +215,7 @@ def _findings_section(data: dict, links: _Links) -> list[str]:
         example = f.get("example")
         tail = f" Example: `{example['vector']}` ({links.files(example['files'])})." if example else ""
         lines.append(f"- **{f['name']}** ({f['kind']}, {count} vector{'s' if count != 1 else ''}): {f['explanation']}.{tail}")
-    unexplained = [v["vector"] for v in vectors if v["verdict"] == "FAIL" and not v.get("finding")]
+    unexplained = [v["vector"] for v in vectors if v["verdict"] == FAIL and not v.get("finding")]
     if unexplained:
         lines.append(f"- UNEXPLAINED ({len(unexplained)}): " + ", ".join(f"`{n}`" for n in unexplained))
     if data["complete"]:
@@ -253,7 +254,7 @@ def matrix_markdown(command: str, results: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         t = r["totals"]
-        other = sum(n for v, n in t.items() if v not in ("PASS", "FAIL", SKIPPED))
+        other = sum(n for v, n in t.items() if v not in (PASS, FAIL, SKIPPED))
         e = r.get("explanations", {})
         explained = ", ".join(f"{n} {k}" for k, n in e.items() if n) or "-"
         lines.append(f"| {r['stack']} | {r.get('version', '')} | {r.get('kernel', '')} | `{r['profile']}` | {len(r['vectors'])} | "
@@ -272,7 +273,7 @@ def matrix_markdown(command: str, results: list[dict]) -> str:
             v = verdicts[stack].get(name)
             if v is None:
                 cells.append("not run")
-            elif v["verdict"] == "FAIL":
+            elif v["verdict"] == FAIL:
                 cells.append(f"FAIL: {v['finding']['name']}" if v.get("finding") else "FAIL: UNEXPLAINED")
             else:
                 cells.append(v["verdict"])

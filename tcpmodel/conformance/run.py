@@ -8,19 +8,25 @@ writes only the files of the vectors that did not PASS, into ``out``.
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.conformance.evidence import write_examples
 from tcpmodel.conformance.findings import Finding
 from tcpmodel.conformance.harness import Outcome, Settings, run_suite, select
+from tcpmodel.conformance.report import conform_json, conform_markdown, load_results, matrix_command, matrix_markdown
 from tcpmodel.conformance.stacks import stack_module
 from tcpmodel.language.spec import Spec
 from tcpmodel.oracle.profiles import Profile, profile_named
 from tcpmodel.oracle.verdicts import PASS, SKIPPED, Verdict
+from tcpmodel.traces.trace import write_atomic
 from tcpmodel.vectors.generation import generate
 
 Progress = Callable[[int, int, str, list[Outcome]], None]  # (number, total, vector name, outcomes so far)
@@ -38,6 +44,7 @@ class ConformanceRun:
     complete: bool  # every vector was selected (no --vectors) and run
     info: dict = field(default_factory=dict)  # the stack's release and settings, and the kernel's
     interrupted: str = ""  # the vector Ctrl-C cut short, if one was
+    selected: int = 0  # vectors selected to run
 
     @property
     def passed(self) -> bool:
@@ -46,6 +53,70 @@ class ConformanceRun:
 
     def counts(self) -> dict[Verdict, int]:
         return {v: sum(o.verdict == v for o in self.outcomes) for v in Verdict}
+
+    def as_json(self, command: str | None = None, report: str | None = None, examples: dict | None = None) -> dict:
+        """The run as JSON (``report.conform_json``): what ``--json`` prints and a report is made of."""
+        return conform_json(self.stack, self.info, self.profile, self.outcomes, self.seconds, self.findings, self.complete,
+                            command, report, examples)
+
+
+@dataclass(frozen=True)
+class ReportPlace:
+    """Where a run with a report puts its files. ``report`` is ``reports/conformance/<stack>.md``;
+    its ``folder`` (``reports/conformance/<stack>/``) holds each finding's example, and ``vectors``
+    the files of every vector that did not PASS (``<folder>/vectors/``, which git ignores), unless
+    ``--out`` names another folder. Everything goes into ``staging`` first and is renamed into
+    place only once the run is complete, so that no folder ever holds half a report."""
+
+    report: Path
+    folder: Path
+    staging: Path
+    vectors: Path
+
+    @classmethod
+    def of(cls, report: Path, out: Path | None = None) -> ReportPlace:
+        folder = report.with_suffix("")
+        staging = folder.with_name(f".{folder.name}.partial")
+        if out is not None and Path(os.path.abspath(out)).is_relative_to(os.path.abspath(folder)):
+            raise InputError(f"--out {out} lies in the report's folder {folder}, which the report replaces")
+        return cls(report, folder, staging, out if out is not None else staging / "vectors")
+
+    def clear(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def moved(self, path: str) -> str:
+        """``path`` after the staging folder was renamed into the report's folder."""
+        p = Path(path)
+        return str(self.folder / p.relative_to(self.staging)) if p.is_relative_to(self.staging) else path
+
+
+def report_command(run: ConformanceRun, spec_file: str, vectors: str | None, report: Path) -> str:
+    """The command line that writes this report (recorded in it and in every example file)."""
+    words = ["tcpmodel", "conform", "--stack", run.stack, "--profile", run.profile.name]
+    if spec_file != "specs/rfc9293.toml":
+        words += ["--spec", spec_file]
+    if vectors:
+        words += ["--vectors", vectors]
+    return shlex.join([*words, "--report", str(report)])
+
+
+def write_report(run: ConformanceRun, place: ReportPlace, command: str, spec_name: str) -> dict:
+    """Write each finding's example, move the staging folder into place, then the report, its JSON
+    and the matrix of every stack's JSON beside it (each file whole or not at all). The JSON."""
+    examples = write_examples(place.staging, run.outcomes, command, spec_name)
+    shutil.rmtree(place.folder, ignore_errors=True)  # the report's own folder holds this run's files, and only them
+    if place.staging.exists():
+        place.staging.rename(place.folder)
+    for o in run.outcomes:
+        o.files = [place.moved(path) for path in o.files]
+    for example in examples.values():
+        example["files"] = [place.moved(path) for path in example["files"]]
+    data = run.as_json(command, str(place.report), examples)
+    write_atomic(place.report, conform_markdown(data).encode("utf-8"), "the report")
+    write_atomic(place.report.with_suffix(".json"), (json.dumps(data, indent=1) + "\n").encode("utf-8"), "the report's JSON")
+    matrix = matrix_markdown(matrix_command(place.report.parent), load_results(place.report.parent))
+    write_atomic(place.report.parent / "README.md", matrix.encode("utf-8"), "the conformance matrix")
+    return data
 
 
 def conform(stack: str, spec: Spec, *, profile: str | None = None, vectors: str | None = None, settings: Settings | None = None,
@@ -69,4 +140,4 @@ def conform(stack: str, spec: Spec, *, profile: str | None = None, vectors: str 
                          keep_all=keep_all, progress=progress, interrupted=interrupted)
     return ConformanceRun(stack, judged_by, outcomes, time.monotonic() - started, tuple(getattr(module, "FINDINGS", ())),
                           complete=not vectors and not interrupted, info={"kernel": os.uname().release, **module.describe()},
-                          interrupted=interrupted[0] if interrupted else "")
+                          interrupted=interrupted[0] if interrupted else "", selected=len(chosen))
