@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from tcpmodel.base.seqnum import seq_add, seq_sub
 from tcpmodel.claims.evidence import FOLDER, Evidence
+from tcpmodel.claims.ledger import Ledger
 from tcpmodel.oracle.verdicts import PASS
 
 SUPPORTS, CORRECTS, CONTRADICTS = "supports", "corrects", "contradicts"
@@ -74,6 +75,12 @@ def states(ev: Evidence, key: str) -> str:
 def run_of(ev: Evidence, key: str) -> str:
     c = ev.checks[key]
     return f"`{c.spec_file}` ({c.scenario}; {c.states:,} states, {c.transitions:,} transitions)"
+
+
+def ledger(ev: Evidence) -> Ledger:
+    """The ledger of the reference run, which gathering always makes."""
+    assert ev.ledger is not None
+    return ev.ledger
 
 
 def held(ev: Evidence, key: str, *names: str) -> bool:
@@ -208,7 +215,7 @@ def byte_stream(ev: Evidence) -> list[Finding]:
 
 
 def in_order(ev: Evidence) -> list[Finding]:
-    led = ev.ledger
+    led = ledger(ev)
     ok = held(ev, "reference", "stream_integrity")
     ahead = ok and led.ahead > 0 and led.ahead_delivered == 0
     again = ok and led.again > 0 and led.again_delivered == 0
@@ -267,7 +274,7 @@ def sequence_numbers(ev: Evidence) -> list[Finding]:
 
 
 def acknowledgment_number(ev: Evidence) -> list[Finding]:
-    led = ev.ledger
+    led = ledger(ev)
     ok = held(ev, "reference", "ack_of_sent_data") and led.acks > 0 and led.acks_not_rcv_nxt == 0
     counted, counted_text = proof(ev, "symbolic_run.sequence_accounting")
     return [
@@ -284,7 +291,7 @@ def acknowledgment_number(ev: Evidence) -> list[Finding]:
 
 
 def control_bits(ev: Evidence) -> list[Finding]:
-    led = ev.ledger
+    led = ledger(ev)
     ok = held(ev, "reference", "ack_flag")
     kinds = sorted(led.without_ack)
     unexpected = [k for k in kinds if "SYN" not in k.split(",") and "RST" not in k.split(",")]

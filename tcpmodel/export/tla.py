@@ -115,7 +115,7 @@ class _Writer:
         self.module = re.sub(r"\W", "_", self.spec.name)
         if not self.module[0].isalpha():
             self.module = "M" + self.module
-        self.field = {}
+        self.field: dict[str, str] = {}  # variable -> its field in TLA+
         for v in self.spec.variables:
             name = re.sub(r"\W", "_", v.name)
             if not name[0].isalpha() or name in RESERVED or name.startswith("n_"):
@@ -134,15 +134,15 @@ class _Writer:
     def expr(self, node: ex.Node, primes: str = "n_") -> str:
         k = node.kind
         if k == "int":
-            if not -HALF <= node.value < MODULUS:
+            if not -HALF <= node.number < MODULUS:
                 raise InputError(f"the literal {node.value} does not fit in 32 bits: the TLA+ export cannot hold it")
-            return self.literal(node.value)
+            return self.literal(node.number)
         if k == "bool":
             return "TRUE" if node.value else "FALSE"
         if k == "state":
             return f'"{node.value}"'
         if k == "name":
-            return self.name(node.value, node.primed, primes)
+            return self.name(node.text, node.primed, primes)
         src = [self.expr(a, primes) for a in node.args]
         if k in ("and", "or"):
             return f"({src[0]} {AND if k == 'and' else OR} {src[1]})"
@@ -151,7 +151,7 @@ class _Writer:
         if k == "neg":
             return f"(-{src[0]})"
         if k == "call":
-            return CALLS[node.value].format(*src)
+            return CALLS[node.text].format(*src)
         a, b = node.args
         op = node.value
         if op == "+" and node.type == ex.SEQ:

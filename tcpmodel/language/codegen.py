@@ -20,8 +20,10 @@ from tcpmodel.base.flags import SPEC_FLAG_BITS
 from tcpmodel.language import expressions as ex
 from tcpmodel.language.spec import SEGMENT, Spec
 
-# dispatch(t, s, e) -> (rule index, new TCB, segments sent, timers restarted), or None
-Dispatch = Callable[[tuple, tuple, tuple], "tuple[int, tuple, tuple, tuple] | None"]
+# (rule index, new TCB, segments sent, timers restarted)
+Fired = tuple[int, tuple, tuple, tuple]
+# dispatch(t, s, e) -> Fired, or None; s is None for a user call or a timeout
+Dispatch = Callable[[tuple, "tuple | None", tuple], "Fired | None"]
 
 SEGMENT_SOURCE = {
     "SEG.SEQ": "s[1]",

@@ -42,6 +42,7 @@ terms and the symbolic reading of a rule are in ``tcpmodel.proofs.z3terms``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import z3
@@ -177,7 +178,7 @@ def serial_claims() -> list[Claim]:
 # ---------------------------------------------------------------- acceptability
 
 
-def _segment_names(spec: Spec, window: z3.BitVecRef | None = None) -> tuple[dict, dict]:
+def _segment_names(spec: Spec, window: z3.BitVecRef | None = None) -> tuple[dict[str, z3.ExprRef], Mapping[str, z3.ExprRef]]:
     """Free terms for the acceptability claims; ``window`` replaces the constant RCV.WND."""
     frame = zt.symbolic_frame(spec)
     names = frame.names()

@@ -43,7 +43,7 @@ SYN-RECEIVED, or a SEND on a listener): the socket API has no handle on it, and 
 from __future__ import annotations
 
 from tcpmodel.base.seqnum import seq_add, seq_sub
-from tcpmodel.vectors.generation import Vector
+from tcpmodel.vectors.generation import SegmentDict, Stimulus, Vector
 
 LETTERS = {"SYN": "S", "FIN": "F", "RST": "R"}
 SLOW_TIMERS = ("USER", "TIME-WAIT")
@@ -125,7 +125,7 @@ class _Writer:
             before = step.states
         return lines
 
-    def _call(self, stimulus: dict, before: list[str]) -> list[str]:
+    def _call(self, stimulus: Stimulus, before: list[str]) -> list[str]:
         call, fd = stimulus["call"], self.fd
         if call == "CONNECT":
             return ["+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)"]
@@ -140,7 +140,7 @@ class _Writer:
             return [f"+0 shutdown({fd}, SHUT_WR) = 0"]
         return [f"+0 setsockopt({fd}, SOL_SOCKET, SO_LINGER, {{onoff=1, linger=0}}, 8) = 0", f"+0 close({fd}) = 0"]
 
-    def _when(self, stimulus: dict, segment: dict, n: int) -> str:
+    def _when(self, stimulus: Stimulus, segment: SegmentDict, n: int) -> str:
         if n == 0 and "timeout" in stimulus:
             return f"+{RTO_RANGE[0]}~+{RTO_RANGE[1]}"
         if segment["flags"] == "ACK" and not segment["len"]:
@@ -155,7 +155,7 @@ class _Writer:
         """One of the tester's numbers as packetdrill writes it, in or on a SYN or not."""
         return seq_sub(value, self.vector.peer_isn if syn else self.peer_base)
 
-    def _inbound(self, segment: dict, shift: bool) -> str:
+    def _inbound(self, segment: SegmentDict, shift: bool) -> str:
         seq = segment["seq"]
         if shift and self.vector.target.endswith("/ out of window"):
             seq += WINDOW - self.model_window
@@ -169,7 +169,7 @@ class _Writer:
             text += f" ack {self._own(segment['ack'])}"
         return text + f" win {WINDOW}" + (f" <mss {MSS}>" if "SYN" in flags else "")
 
-    def _outbound(self, segment: dict, reset_ack: bool, note: bool = False) -> str:
+    def _outbound(self, segment: SegmentDict, reset_ack: bool, note: bool = False) -> str:
         flags = segment["flags"].split(",")
         if "SYN" in flags and self.isn is None and not note:
             self.isn = segment["seq"]

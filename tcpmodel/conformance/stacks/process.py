@@ -98,6 +98,9 @@ class ProcessAdapter:
             raise HarnessFailed(f"cannot start {argv[0]}: {exc.strerror}") from None
         finally:
             child.close()
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None  # started with a pipe to each
+        self.stdin, self.stdout = stdin, stdout
         self._buffer = b""
         try:
             word, _, rest = self._line(STARTUP_SECONDS, "ready").partition(" ")
@@ -158,15 +161,15 @@ class ProcessAdapter:
 
     def command(self, text: str) -> str:
         try:
-            self.process.stdin.write(text.encode() + b"\n")
-            self.process.stdin.flush()
+            self.stdin.write(text.encode() + b"\n")
+            self.stdin.flush()
         except (BrokenPipeError, ValueError):
             raise HarnessFailed(self._complaint(f"was gone when sent {text!r}")) from None
         return self._line(REPLY_SECONDS, text)
 
     def _line(self, seconds: float, waiting_for: str) -> str:
         deadline = time.monotonic() + seconds
-        stdout = self.process.stdout
+        stdout = self.stdout
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([stdout], [], [], max(left, 0.0))
@@ -193,13 +196,13 @@ class ProcessAdapter:
     def close(self) -> None:
         if self.process.poll() is None:
             try:
-                self.process.stdin.write(b"QUIT\n")
-                self.process.stdin.flush()
+                self.stdin.write(b"QUIT\n")
+                self.stdin.flush()
                 self.process.wait(1.0)
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
         self.kill()
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.stdin, self.stdout):
             try:
                 stream.close()
             except OSError:
