@@ -162,12 +162,13 @@ def _explore_packed(system: System, checker: Checker, bounds: Bounds | None,
     packed = PackedSystem(system, checker, _give_up_tag)
     exploration = explore(packed, bounds, progress=progress)
     for name, found in packed.found.items():
+        violation = found
         if found.kind == TRANSITION and found.label is None:
             k, n = found.state, found.successor
             assert n is not None  # the packed search notes the step's position among the successors
             label, _ = next(itertools.islice(system.successors(exploration.states[k]), n, None))
-            found = found.resolved(label, int(exploration.targets[int(exploration.offsets[k]) + n]))
-        checker.violations[name] = found
+            violation = found.resolved(label, int(exploration.targets[int(exploration.offsets[k]) + n]))
+        checker.violations[name] = violation
     counts = packed.rule_counts[1:].tolist()
     seen_states = {endpoint[0][0] for endpoint, _ in packed.locals.values}
     return exploration, counts, seen_states
@@ -211,15 +212,13 @@ def _liveness(system: System, checker: Checker, ex: Exploration[SystemState]) ->
     can_finish = graph.backward_reachable(ex, np.flatnonzero(quiet))
     terminal = np.zeros(ex.count, dtype=bool)
     terminal[terminals] = True
-    if can_finish.all() and not (quiet & ~terminal).any():
-        bottoms = [[k] for k in terminals]  # every state reaches a quiet state, and those are terminal
-    else:
-        bottoms = graph.bottom_components(ex)
+    # when every state reaches a quiet state and those are terminal, each is a bottom component of its own
+    bottoms = [[k] for k in terminals] if can_finish.all() and not (quiet & ~terminal).any() else graph.bottom_components(ex)
     stuck = np.flatnonzero(~can_finish)
     if stuck.size:
         found["progress"] = _stuck_witness(ex, bottoms, int(stuck[0]), can_finish)
     steadfast = graph.bottom_components(ex, without_tag=GIVE_UP)
-    tests = iter(zip(values[0::2], values[1::2]))
+    tests = iter(zip(values[0::2], values[1::2], strict=True))
     for name, (cases, steady) in leads_to.items():
         components, without_tag = (steadfast, GIVE_UP) if steady else (bottoms, 0)
         for p, q in [next(tests) for _ in cases]:

@@ -239,9 +239,9 @@ class PackedSystem:
         """The explorer kept the transitions of the first ``kept`` states of the last batch
         (all of them, unless a bound cut the batch short): count their rules, keep their violations."""
         for sources, rules in self._chunk_rules:
-            if sources.size and sources[-1] >= kept:  # a bound cut the batch short
-                rules = rules[sources < kept]
-            self.rule_counts += np.bincount(rules + 1, minlength=len(self.rule_counts))
+            cut = sources.size and sources[-1] >= kept  # a bound cut the batch short
+            counted = rules[sources < kept] if cut else rules
+            self.rule_counts += np.bincount(counted + 1, minlength=len(self.rule_counts))
         for name, (source, number) in self._chunk_found.items():
             if source < kept and name not in self.found:
                 self.found[name] = Violation(TRANSITION, first + source, successor=number)
@@ -299,8 +299,8 @@ class PackedSystem:
             for ch, loc in pairs.tolist():
                 group = []
                 for seg, rest in self._takeable(ch):
-                    rest = self._channel(rest)
-                    group += [(row[0], rest) + row[2:] for row in self._reception_rows(receiver, loc, seg)]
+                    rest_id = self._channel(rest)
+                    group += [(row[0], rest_id) + row[2:] for row in self._reception_rows(receiver, loc, seg)]
                 ids.append(rows.add_group(group))
             rows.flush()
             table.add(pairs[:, 0], pairs[:, 1], np.array(ids, dtype=np.int64))

@@ -91,7 +91,8 @@ PROPERTIES = (
     Property("ack_of_sent_data", "transition", "RFC 9293 §3.4",
              "no segment acknowledges a sequence number its peer has not sent (SEG.ACK =< peer's SND.NXT)"),
     Property("graceful_close", "transition", "RFC 9293 §3.6, §3.10.7.4 (TIME-WAIT)",
-             "an endpoint in CLOSING or LAST-ACK is never reset by a peer whose side of the connection ended with an orderly close: the peer keeps the TCB until the last ACK can no longer be needed"),
+             "an endpoint in CLOSING or LAST-ACK is never reset by a peer whose side of the connection ended with an orderly close: "
+             "the peer keeps the TCB until the last ACK can no longer be needed"),
     Property("no_stale_reset", "transition", "RFC 9293 §3.4.3, §3.5.1",
              "a synchronized endpoint is never reset by a RST from an older incarnation of its peer than the one it synchronized with"),
     Property("deadlock_free", "liveness", "RFC 9293 §3.10",
@@ -99,9 +100,11 @@ PROPERTIES = (
     Property("progress", "liveness", "RFC 9293 §3.10",
              "from every reachable state a quiet final state is reachable (no stuck states)"),
     Property("open_completes", "liveness", "RFC 9293 §3.5, §3.8.3",
-             "under fairness, every open (SYN-SENT or SYN-RECEIVED) ends ESTABLISHED or without a TCB (CLOSED/LISTEN); R2 user timeouts count, as RFC 9293 needs them to end some opens"),
+             "under fairness, every open (SYN-SENT or SYN-RECEIVED) ends ESTABLISHED or without a TCB (CLOSED/LISTEN); "
+             "R2 user timeouts count, as RFC 9293 needs them to end some opens"),
     Property("close_completes", "liveness", "RFC 9293 §3.6",
-             "in every fair run in which nobody gives up (no ABORT, no user timeout), once both users of a synchronized connection call CLOSE, both endpoints reach CLOSED"),
+             "in every fair run in which nobody gives up (no ABORT, no user timeout), once both users of a synchronized connection "
+             "call CLOSE, both endpoints reach CLOSED"),
 )
 PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
 
@@ -260,7 +263,8 @@ class Checker:
             acks = tuple(seg[2] for seg in label.sent if seg[0] & ACK)
             if acks:
                 tests.append(("ack_of_sent_data", lambda peer: peer[0] == peer_gen and peer[1] and any(not seq_le(a, peer[2]) for a in acks)))
-        if label.kind == "segment" and label.segment is not None and label.segment[0] & RST and pre_tcb[0] in self.after_both_fins and post_tcb[0] in self.system.no_tcb:
+        if (label.kind == "segment" and label.segment is not None and label.segment[0] & RST and pre_tcb[0] in self.after_both_fins
+                and post_tcb[0] in self.system.no_tcb):
             own_gen = ghost[0]
             tests.append(("graceful_close", lambda peer: bool(peer[3]) and peer[3] == own_gen))
         return tuple(tests)

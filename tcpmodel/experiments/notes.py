@@ -177,7 +177,7 @@ def sockstat() -> dict:
         for line in f:
             if line.startswith("TCP:"):
                 fields = line.split()[1:]
-                return {k: int(v) for k, v in zip(fields[::2], fields[1::2])}
+                return {k: int(v) for k, v in zip(fields[::2], fields[1::2], strict=False)}  # name value pairs; an odd field left out
     return {}
 
 

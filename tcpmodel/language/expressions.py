@@ -381,7 +381,7 @@ def _call_type(name: str, args: tuple[Node, ...], fail: Callable[[str], InputErr
     params, result = signature
     if len(args) != len(params):
         raise fail(f"{name}() takes {len(params)} arguments, not {len(args)}")
-    for i, (arg, want) in enumerate(zip(args, params), 1):
+    for i, (arg, want) in enumerate(zip(args, params, strict=True), 1):
         if not _fits(arg.type, want):
             raise fail(f"argument {i} of {name}() must be a {want}, not a {arg.type}")
     return result

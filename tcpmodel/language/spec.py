@@ -230,7 +230,7 @@ def _variables(raw: RawSpec) -> tuple[Variable, ...]:
         if type_ not in VARIABLE_TYPES:
             raise SpecError(f'unknown type "{type_}"{did_you_mean(str(type_), VARIABLE_TYPES)}', where=keys.get("type", where), field="type")
         init = table.get("init", False if type_ == ex.BOOL else 0)
-        if type_ == ex.BOOL and not isinstance(init, bool) or type_ != ex.BOOL and (not isinstance(init, int) or isinstance(init, bool)):
+        if (type_ == ex.BOOL and not isinstance(init, bool)) or (type_ != ex.BOOL and (not isinstance(init, int) or isinstance(init, bool))):
             raise SpecError(f"init of a {type_} variable cannot be {init!r}", where=keys.get("init", where), field="init")
         out.append(Variable(name, type_, int(init), str(table.get("rfc", ""))))
     return tuple(out)
@@ -341,7 +341,8 @@ def _rules(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...], options: dict
         rule_states = tuple(_state(s, states, keys.get("from", where), name, "from") for s in from_list)
         event = table.get("on")
         if event not in events:
-            raise SpecError(f'unknown event "{event}"{did_you_mean(str(event), events)}; events are {", ".join(events)}', where=keys.get("on", where), rule=name, field="on")
+            raise SpecError(f'unknown event "{event}"{did_you_mean(str(event), events)}; events are {", ".join(events)}',
+                            where=keys.get("on", where), rule=name, field="on")
         allowed = ("var", "const", "def", "env") + (("seg", "flag") if event == SEGMENT else ())
         when = _expr(table, "when", scope, ex.BOOL, keys, where, name, allowed=allowed, default="true")
         effects, restarts = _effects(table, scope, keys, where, name, allowed, variables, timers)
@@ -350,9 +351,9 @@ def _rules(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...], options: dict
         if to is not None:
             to = _state(to, states, keys.get("to", where), name, "to")
         option = table.get("option")
-        if option is not None:
-            if not isinstance(option, str) or option.lstrip("!") not in options:
-                raise SpecError(f'unknown option {option!r}{did_you_mean(str(option).lstrip("!"), options)}', where=keys.get("option", where), rule=name, field="option")
+        if option is not None and (not isinstance(option, str) or option.lstrip("!") not in options):
+            raise SpecError(f'unknown option {option!r}{did_you_mean(str(option).lstrip("!"), options)}',
+                            where=keys.get("option", where), rule=name, field="option")
         out.append(Rule(name, rfc.strip(), rule_states, event, when, effects, restarts, sends, to, option, keys.get("name", where), str(table.get("doc", ""))))
     return tuple(out)
 
@@ -415,7 +416,7 @@ def _sends(table: TomlTable, scope: ex.Scope, keys: dict[str, str], where: str, 
             if f not in SPEC_FLAG_BITS:
                 raise SpecError(f'unknown flag "{f}"{did_you_mean(f, SPEC_FLAG_BITS)}', where=at, rule=rule, field="send")
             flags |= SPEC_FLAG_BITS[f]
-        keys_here = {k: at for k in seg}
+        keys_here = dict.fromkeys(seg, at)
         seq = _expr(seg, "seq", scope, ex.SEQ, keys_here, at, rule, allowed=allowed, primes=True)
         ack = None
         if flags & ACK:
@@ -426,6 +427,7 @@ def _sends(table: TomlTable, scope: ex.Scope, keys: dict[str, str], where: str, 
         when = _expr(seg, "when", scope, ex.BOOL, keys_here, at, rule, allowed=allowed, primes=True) if "when" in seg else None
         absolute = not any(n in scope.symbols and scope.symbols[n].type == ex.SEQ for n, _ in ex.names_in(seq))
         if any(o.flags == flags and o.absolute_seq != absolute for o in out):
-            raise SpecError(f"two segments with flags {flags_text} where one has an absolute SEQ and the other not: give them different flags or split the rule", where=at, rule=rule, field="send")
+            raise SpecError(f"two segments with flags {flags_text} where one has an absolute SEQ and the other not: "
+                            "give them different flags or split the rule", where=at, rule=rule, field="send")
         out.append(Send(flags, seq, ack, data, when, absolute))
     return tuple(out)

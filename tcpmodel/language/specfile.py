@@ -38,7 +38,7 @@ class LineIndex:
     lines: dict[tuple[str, int | None, str | None], int] = field(default_factory=dict)
 
     @classmethod
-    def scan(cls, text: str) -> "LineIndex":
+    def scan(cls, text: str) -> LineIndex:
         index = cls()
         counts: dict[str, int] = {}
         current: tuple[str, int | None] = ("", None)
@@ -205,7 +205,9 @@ def _overlay(base: RawSpec, own: RawSpec) -> RawSpec:
     names = [r[0].get("name") for r in rules]
     for name in remove:
         if name not in names:
-            raise SpecError(f'[variant] removes rule "{name}", which the base spec does not have{did_you_mean(name, [n for n in names if isinstance(n, str)])}', where=own.table_where["variant"])
+            known = [n for n in names if isinstance(n, str)]
+            raise SpecError(f'[variant] removes rule "{name}", which the base spec does not have{did_you_mean(name, known)}',
+                            where=own.table_where["variant"])
         rules = [r for r in rules if r[0].get("name") != name]
         names = [r[0].get("name") for r in rules]
     for table, where, keys in own.rules:
@@ -247,7 +249,8 @@ def _place(items: list[LocatedTable], table: TomlTable, where: str, keys: dict[s
         return
     if anchor not in names:
         raise SpecError(
-            f'{"before" if before is not None else "after"} names {kind} "{anchor}", which does not exist{did_you_mean(str(anchor), [n for n in names if isinstance(n, str)])}',
+            f'{"before" if before is not None else "after"} names {kind} "{anchor}", which does not exist'
+            f'{did_you_mean(str(anchor), [n for n in names if isinstance(n, str)])}',
             where=keys.get("before" if before is not None else "after", where),
         )
     i = names.index(anchor) + (0 if before is not None else 1)

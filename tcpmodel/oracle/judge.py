@@ -139,7 +139,7 @@ class Oracle:
         self.may_lose_in = may_lose_in
         self.timer_names = tuple(t.name for t in spec.timers)
         self.timer_events = tuple(f"{t.name} TIMEOUT" for t in spec.timers)
-        self.timer_fired = dict(zip(self.timer_events, self.timer_names))
+        self.timer_fired = dict(zip(self.timer_events, self.timer_names, strict=True))
         self._memo: dict[tuple[tuple[int, ...], str, Segment | None, int], Fired | Literal[False]] = {}  # False: no rule fires
         shortest = dict(profile.min_seconds)
         self.min_seconds = tuple(shortest.get(name, 0.0) for name in self.timer_names)
@@ -162,7 +162,7 @@ class Oracle:
         fired = self.timer_fired.get(event)
         started = tuple(
             now if name in restarts or name == fired or (run(tcb) and not run(config.tcb)) else at
-            for name, run, at in zip(self.timer_names, self.compiled.timer_running, config.started)
+            for name, run, at in zip(self.timer_names, self.compiled.timer_running, config.started, strict=True)
         )
         return Config(tcb, owed, rule, config.opened or event in OPEN_CALLS, started)
 

@@ -127,7 +127,8 @@ class System:
             hit = fn(tcb, segment, env) if fn else False
             if hit and any(seg[3] < 0 for seg in hit[2]):
                 rule = self.spec.rules[hit[0]]
-                raise SpecError(f"rule sends a segment with a negative data length in state {self.spec.states[tcb[0]]}", where=rule.where, rule=rule.name, field="send")
+                raise SpecError(f"rule sends a segment with a negative data length in state {self.spec.states[tcb[0]]}",
+                                where=rule.where, rule=rule.name, field="send")
             self._memo[key] = hit
         return hit or None
 
@@ -182,7 +183,8 @@ class System:
             if not channel:
                 continue
             receiver = 1 - c
-            for label, rest, endpoint, new_ghost in self.deliveries(receiver, endpoints[receiver], ghost[receiver] if ghost else None, channel, len(channels[receiver])):
+            deliveries = self.deliveries(receiver, endpoints[receiver], ghost[receiver] if ghost else None, channel, len(channels[receiver]))
+            for label, rest, endpoint, new_ghost in deliveries:
                 yield label, self._compose(state, receiver, endpoint, new_ghost, label.sent, rest)
             for label, new_channel in self.network_steps(c, channel):
                 yield label, (endpoints, (new_channel, channels[1]) if c == 0 else (channels[0], new_channel), ghost)

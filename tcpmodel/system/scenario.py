@@ -60,8 +60,8 @@ class Scenario:
 
     def describe(self) -> dict[str, object]:
         d = asdict(self)
-        d["roles"] = dict(zip(ENDPOINTS, self.roles))
-        d["isn"] = dict(zip(ENDPOINTS, self.isn))
+        d["roles"] = dict(zip(ENDPOINTS, self.roles, strict=True))
+        d["isn"] = dict(zip(ENDPOINTS, self.isn, strict=True))
         d["options"] = sorted(self.options)
         if not self.timed:
             d.pop("msl")
@@ -70,13 +70,13 @@ class Scenario:
 
     def summary(self) -> str:
         """One line describing the scenario, for report headers and the check summary."""
-        roles = ", ".join(f"{e} {r}" for e, r in zip(ENDPOINTS, self.roles))
+        roles = ", ".join(f"{e} {r}" for e, r in zip(ENDPOINTS, self.roles, strict=True))
         parts = [
             roles,
             f"{self.incarnations} incarnation{'s' if self.incarnations != 1 else ''}",
             f"{self.data} octet{'s' if self.data != 1 else ''} each way",
             self.network(),
-            "timed (MSL %d ticks, RTO %d)" % (self.msl, self.rto) if self.timed else "untimed",
+            f"timed (MSL {self.msl} ticks, RTO {self.rto})" if self.timed else "untimed",
         ]
         if self.abort:
             parts.append("users may ABORT")

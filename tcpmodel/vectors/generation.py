@@ -30,8 +30,8 @@ from tcpmodel.base.errors import SpecError
 from tcpmodel.base.flags import ACK, FIN, RST, SPEC_FLAG_BITS, SYN, flag_names
 from tcpmodel.base.seqnum import seq_sub, wrap
 from tcpmodel.base.version import __version__
-from tcpmodel.engine.explore import Exploration, Model, explore
 from tcpmodel.engine.exploration import Progress
+from tcpmodel.engine.explore import Exploration, Model, explore
 from tcpmodel.language.spec import Spec
 from tcpmodel.oracle.judge import Config, Oracle
 from tcpmodel.oracle.profiles import PROFILES
@@ -126,7 +126,7 @@ def generate(spec: Spec, progress: Progress | None = None) -> Suite:
     for role in ROLES:
         vectors += _role_vectors(spec, role, reached, progress)
     active = [r.name for r in spec.rules if r.active(frozenset())]
-    rules = {name: 0 for name in active}
+    rules = dict.fromkeys(active, 0)
     for v in vectors:
         for name in {r for step in v.steps for r in step.rules}:
             rules[name] = rules.get(name, 0) + 1

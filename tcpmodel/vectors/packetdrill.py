@@ -18,8 +18,9 @@ linux`` (``tcpmodel.conformance.stacks.linux``), so packetdrill and tcpmodel see
   in a simultaneous open moves it).
 - The tester's SYN offers MSS 1460 and every segment of its window 65535, as conform's tester.
 - A segment "out of window" (where the endpoint has a window: not in CLOSED, LISTEN or
-  SYN-SENT) is placed 65535 beyond RCV.NXT where the model places it RCV.WND beyond: no window a stack without window scaling advertises reaches it (conform moves it just
-  beyond the window the stack advertised, which a script cannot read).
+  SYN-SENT) is placed 65535 beyond RCV.NXT where the model places it RCV.WND beyond: no window a
+  stack without window scaling advertises reaches it (conform moves it just beyond the window the
+  stack advertised, which a script cannot read).
 - A vector that begins with a segment to a closed port opens a listener and closes it first:
   packetdrill takes the addresses of its segments from the socket under test.
 
@@ -116,7 +117,8 @@ class _Writer:
             if not first:
                 lines.append("// the spec allows no segment here")
             for n, segment in enumerate(first):
-                lines.append(f"{self._when(stimulus, segment, n)} > " + self._outbound(segment, reset_ack="call" in stimulus and bool(before) and set(before) <= set(RESET_WITH_ACK)))
+                reset_ack = "call" in stimulus and bool(before) and set(before) <= set(RESET_WITH_ACK)
+                lines.append(f"{self._when(stimulus, segment, n)} > " + self._outbound(segment, reset_ack=reset_ack))
             for other in others:
                 lines.append("// or: " + ("; ".join(self._outbound(s, reset_ack=False, note=True) for s in other) if other else "no segment"))
             if not accepted and any(state in SYNCHRONIZED for state in step.states):

@@ -17,6 +17,7 @@ one that died is started afresh on the next launch.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -68,10 +69,8 @@ class ForkedProgram:
         if said:
             self.returncode = int(said)
         else:  # the server died before the child: make sure the child is gone too
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, 9)
-            except (ProcessLookupError, PermissionError):
-                pass
             self.returncode = -9
 
 
@@ -123,7 +122,7 @@ class ForkServer:
             return self._control
         self._stop()
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the server's standard error while it runs; _stop() closes it
         try:
             self._process = subprocess.Popen(
                 [sys.executable, str(self.server), str(theirs.fileno())], stdin=subprocess.DEVNULL,

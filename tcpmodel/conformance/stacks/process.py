@@ -37,6 +37,7 @@ vector ends; its temporary files are its own business (it should make none).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
@@ -86,7 +87,7 @@ class ProcessAdapter:
         self.peer = f"{addresses.tester}:{tester_port}"
         self.packets, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.packets.setblocking(False)
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the program's standard error while it lives; close() closes it
         self.version = ""
         try:
             self.process = (launch or popen)(
@@ -177,10 +178,8 @@ class ProcessAdapter:
                 raise HarnessFailed(self._complaint(f"did not answer {waiting_for!r} within {seconds:g} s"))
             chunk = os.read(stdout.fileno(), 4096)
             if not chunk:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self.process.wait(1.0)  # so that the complaint can give its exit status
-                except subprocess.TimeoutExpired:
-                    pass
                 raise HarnessFailed(self._complaint(f"exited while answering {waiting_for!r}"))
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -203,20 +202,16 @@ class ProcessAdapter:
                 pass
         self.kill()
         for stream in (self.stdin, self.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         self.packets.close()
         self.stderr.close()
 
     def kill(self) -> None:
         """Kill the program and everything it started (its own session), and reap it."""
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, 9)
-            except ProcessLookupError:
-                pass
             self.process.wait()
 
 
