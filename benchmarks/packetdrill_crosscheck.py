@@ -287,7 +287,7 @@ OUT_OF_WINDOW = ("out of window: conform's tester sends the segment at RCV.NXT p
                  "beyond RCV.NXT, out of every window")
 
 
-def reason_kinds(conform: "ConformRun", names: list[str]) -> list[tuple[str, list[str]]]:
+def reason_kinds(conform: ConformRun, names: list[str]) -> list[tuple[str, list[str]]]:
     """tcpmodel's reasons for ``names`` with numbers left out, grouped, the largest group first."""
     groups: dict[str, list[str]] = {}
     for name in names:
@@ -363,7 +363,8 @@ def report(facts: dict, scripts: dict[str, ScriptRun], conform: ConformRun) -> t
            f"The whole conform command, generating and judging the vectors too, took {conform.overall:.1f} s "
            f"for {len(conform.verdicts)} vectors."]
     if cells["only packetdrill passes"]:
-        md += ["", "## Only packetdrill passes: tcpmodel's reasons by kind", "", "| vectors | tcpmodel | why packetdrill passes | for example |", "|---:|---|---|---|"]
+        md += ["", "## Only packetdrill passes: tcpmodel's reasons by kind", "",
+               "| vectors | tcpmodel | why packetdrill passes | for example |", "|---:|---|---|---|"]
         md += [f"| {len(names)} | {_cell(kind)} | {_cell(blind_spot(kind, names))} | {', '.join(f'`{n}`' for n in names[:3])} |"
                for kind, names in reason_kinds(conform, cells["only packetdrill passes"])]
     if cells["only tcpmodel passes"]:
@@ -422,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--packetdrill-source", type=Path, metavar="DIR", help="build packetdrill from this checkout of its source")
     parser.add_argument("--build-dir", type=Path, default=Path.home() / ".cache" / "tcpmodel" / "packetdrill",
                         metavar="DIR", help="where packetdrill is built (default: %(default)s)")
-    parser.add_argument("--results", type=Path, metavar="PATH", help=f"where the Markdown goes (default: {RESULTS.relative_to(ROOT)} for a full run; none for a subset)")
+    parser.add_argument("--results", type=Path, metavar="PATH",
+                        help=f"where the Markdown goes (default: {RESULTS.relative_to(ROOT)} for a full run; none for a subset)")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the exported scripts and tcpmodel's traces in DIR")
     args = parser.parse_args(argv)
     if args.quick and args.vectors:

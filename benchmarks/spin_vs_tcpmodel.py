@@ -128,7 +128,7 @@ def run_tcpmodel(flags: list[str], work: Path, reduce: bool = False) -> Run:
 def export(flags: list[str], fmt: str, work: Path) -> float:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "tcpmodel", "export", SPEC, "--format", fmt, "--out", str(work), *flags],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, check=False, capture_output=True, text=True)
     if done.returncode != 0:
         fail(f"tcpmodel export failed: {done.stderr.strip()}")
     return time.perf_counter() - start
@@ -164,8 +164,8 @@ def run_spin(flags: list[str], work: Path, expected_states: int) -> Run:
             fail(f"pan's output has no {key}: {text[-600:]}")
         numbers[key] = sum(int(float(g)) for g in found.groups())
     run = Run("Spin", sum(steps.values()), pan_peak, numbers["states"], numbers["transitions"] - 1)
-    run.detail = {"steps": steps, "export_seconds": exported, "compile_peak": max(peak, compile_peak), "errors": numbers["errors"], "stored_bytes": numbers["vector"],
-                  "depth": numbers["depth"], "options": f"-m{depth} -w{width}"}
+    run.detail = {"steps": steps, "export_seconds": exported, "compile_peak": max(peak, compile_peak), "errors": numbers["errors"],
+                  "stored_bytes": numbers["vector"], "depth": numbers["depth"], "options": f"-m{depth} -w{width}"}
     return run
 
 
@@ -188,7 +188,7 @@ def run_tlc(flags: list[str], work: Path, jar: str) -> Run:
 
 def first_line(command: list[str]) -> str:
     try:
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, check=False, capture_output=True, text=True)
     except OSError:
         return "not installed"
     return ((done.stdout or done.stderr).strip().splitlines() or ["unknown"])[0].strip()

@@ -13,8 +13,8 @@ from tests.conftest import benchmark_module
 
 PACKET_ERROR = """\
 /tmp/x/scripts/active.rule.abort_reset.pkt:12: error handling packet: live packet field tcp_ack: expected: 0 (0x0) vs actual: 1 (0x1)
-script packet:  0.000183 R 1:1(0) 
-actual packet:  0.000185 R. 1:1(0) ack 1 win 64240 
+script packet:  0.000183 R 1:1(0)\x20
+actual packet:  0.000185 R. 1:1(0) ack 1 win 64240\x20
 """
 TIMING_ERROR = ("/tmp/x/scripts/active.rule.data_retransmit.pkt:13: error handling packet: timing error: expected outbound "
                 "packet in relative time range +1.000000~+3.000000 sec but happened at +0.207778 sec\n"
@@ -59,7 +59,7 @@ def runs(bench, passed: dict[str, bool], errors: dict[str, str] | None = None):
 
 
 def conform(bench, verdicts: dict[str, str]):
-    return bench.ConformRun(verdicts, {n: "" for n in verdicts}, {n: 0.5 for n in verdicts}, {n: [] for n in verdicts}, 10.0,
+    return bench.ConformRun(verdicts, dict.fromkeys(verdicts, ""), dict.fromkeys(verdicts, 0.5), {n: [] for n in verdicts}, 10.0,
                             "tcpmodel conform --stack linux")
 
 

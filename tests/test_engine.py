@@ -1,6 +1,7 @@
 """Tests of the generic explorer and the graph algorithms, on tiny toy models (no TCP)."""
 
 from collections import deque
+from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -222,7 +223,7 @@ def test_cycles_cycle_through(cycles):
     assert cycle[0] == cycle[-1] == component[0]
     assert set(cycle) == set(component)
     assert len(cycle) == 4
-    for a, b in zip(cycle, cycle[1:]):
+    for a, b in pairwise(cycle):
         assert b in ex.successors_of(a)
     assert cycle_through(ex, [i["r"]]) == [i["r"], i["r"]]
     pq = cycle_through(ex, [i["p"], i["q"]])
@@ -377,7 +378,7 @@ def reference_bfs(adjacency, initial):
 @given(graphs)
 @settings(max_examples=150, deadline=None)
 def test_random_graphs_match_reference(case):
-    n, adjacency, initial = case
+    _n, adjacency, initial = case
     ex = explore(simple(adjacency, initial))
     dist = reference_bfs(adjacency, initial)
     assert ex.complete
@@ -392,7 +393,7 @@ def test_random_graphs_match_reference(case):
         path = ex.path_to(k)
         assert len(path) == dist[s] + 1
         assert ex.states[path[0]] in initial
-        for a, b in zip(path, path[1:]):
+        for a, b in pairwise(path):
             assert ex.states[b] in adjacency.get(ex.states[a], [])
         assert names(ex, ex.successors_of(k)) == list(adjacency.get(s, []))
 
@@ -417,7 +418,7 @@ def test_random_graphs_match_reference(case):
             cycle = cycle_through(ex, comp)
             assert cycle[0] == cycle[-1] == comp[0] and len(cycle) >= 2
             assert set(cycle) <= set(comp)
-            for a, b in zip(cycle, cycle[1:]):
+            for a, b in pairwise(cycle):
                 assert b in ex.successors_of(a)
 
 
@@ -539,7 +540,7 @@ def test_state_by_state_search_bounded_by_memory_stops_incomplete():
 @given(graphs)
 @settings(max_examples=100, deadline=None)
 def test_random_graphs_packed_and_state_by_state_agree(case):
-    n, adjacency, initial = case
+    _n, adjacency, initial = case
     generic, packed, _ = both_searches(adjacency, initial)
     assert_same_search(generic, packed)
 

@@ -41,7 +41,7 @@ def spin_counts(model, tmp_path, *pan_options: str) -> dict:
     """Run Spin with full state storage on ``model``; its statistics as numbers."""
     subprocess.run(["spin", "-a", model.name], cwd=tmp_path, check=True, capture_output=True)
     subprocess.run(["gcc", "-O2", "-fwrapv", "-DNOREDUCE", "-DSAFETY", "-o", "pan", "pan.c"], cwd=tmp_path, check=True, capture_output=True)
-    run = subprocess.run(["./pan", "-m100000", "-w20", *pan_options], cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(["./pan", "-m100000", "-w20", *pan_options], cwd=tmp_path, check=False, capture_output=True, text=True)
     out = run.stdout
     assert "max search depth too small" not in out
     numbers = {key: int(float(re.search(pattern, out).group(1))) for key, pattern in (

@@ -219,7 +219,7 @@ values = st.recursive(
 
 
 def table_of(keys, required=None):
-    return st.fixed_dictionaries(required or {}, optional={k: values for k in keys})
+    return st.fixed_dictionaries(required or {}, optional=dict.fromkeys(keys, values))
 
 
 spec_table = table_of(
@@ -295,7 +295,8 @@ def toml_document(doc: dict) -> str:
 def test_toml_writer_roundtrips():
     import tomllib
 
-    doc = {"spec": {"states": ["A", "B"], "no_tcb": 5, "x": {"y": [1.5, True]}}, "rule": [{"name": "r", "d": datetime.date(2000, 1, 2)}], "bogus": "q\"\\\x00\x7f"}
+    doc = {"spec": {"states": ["A", "B"], "no_tcb": 5, "x": {"y": [1.5, True]}}, "rule": [{"name": "r", "d": datetime.date(2000, 1, 2)}],
+           "bogus": "q\"\\\x00\x7f"}
     assert tomllib.loads(toml_document(doc)) == doc
 
 

@@ -232,7 +232,7 @@ def test_empty_trace():
 def test_observed_rows_times_names_and_mark_note():
     across = [seg("A", "SYN", 0, 0), seg("B", "SYN,ACK", 1000, 1)]
     steps = [{"type": "step", "index": n, "actor": "A", "event": "SEGMENT", "t": t, "across": [s]}
-             for n, (t, s) in enumerate(zip((0.0, 0.25), across), 1)]
+             for n, (t, s) in enumerate(zip((0.0, 0.25), across, strict=True), 1)]
     header = {"names": {"A": "10.0.0.1:1", "B": "peer"}, "subtitle": "run.pcap", "rfc": "not shown", "deviation": "x"}
     note = "seen <X>\n" + "allowed: " + "y" * 200
     root = parse(render_ladder(header, steps, title="t", mark_step=2, mark_note=note))

@@ -32,7 +32,7 @@ def assert_same_check(generic, packed):
     assert bytes(a.tags) == bytes(np.asarray(b.tags, dtype=np.uint8))
     assert generic.rule_counts == packed.rule_counts
     assert [(p.prop.name, p.holds) for p in generic.properties] == [(p.prop.name, p.holds) for p in packed.properties]
-    for p, q in zip(generic.properties, packed.properties):
+    for p, q in zip(generic.properties, packed.properties, strict=True):
         if p.counterexample:
             assert p.counterexample.step_records() == q.counterexample.step_records()
             assert p.counterexample.cycle_start == q.counterexample.cycle_start

@@ -96,7 +96,7 @@ def test_the_reference_keeps_its_verdicts_when_reduced(reference, settings):
     full, reduced = check(reference, scenario), check(reference, scenario, reduce=True)
     assert reduced.reduced and reduced.exploration.count < full.exploration.count
     assert [(p.prop.name, p.holds) for p in full.properties] == [(p.prop.name, p.holds) for p in reduced.properties]
-    for p, q in zip(full.properties, reduced.properties):
+    for p, q in zip(full.properties, reduced.properties, strict=True):
         if p.counterexample:
             assert len(p.counterexample.steps) == len(q.counterexample.steps), p.prop.name
     assert full.dead_rules == reduced.dead_rules and full.unreachable_states == reduced.unreachable_states

@@ -81,8 +81,8 @@ def test_concrete_handshake_matches_the_invariant(reference, isn_a, isn_b, data)
     fired, tcb, _ = replay(reference, sy.DATA_AND_CLOSE[: sy.DATA_STEP + 1], isn_a, isn_b, data)
     assert fired == [s.rule for s in sy.DATA_AND_CLOSE[: sy.DATA_STEP + 1]]
     names = [v.name for v in reference.variables]
-    a = dict(zip(names, tcb["A"][1:]))
-    b = dict(zip(names, tcb["B"][1:]))
+    a = dict(zip(names, tcb["A"][1:], strict=True))
+    b = dict(zip(names, tcb["B"][1:], strict=True))
     assert a["IRS"] == b["ISS"] == isn_b and b["IRS"] == a["ISS"] == isn_a
     assert a["RCV.NXT"] == seqnum.seq_add(isn_b, 1)
     assert seqnum.seq_diff(b["RCV.NXT"], b["IRS"]) - 1 == data  # the stream invariant

@@ -173,7 +173,7 @@ def test_missing_file(tmp_path):
 
 
 def test_deep_nesting_is_an_input_error():
-    with pytest.raises(InputError, match="^<trace>:2: bad JSON"):
+    with pytest.raises(InputError, match=r"^<trace>:2: bad JSON"):
         parse_trace_lines([HEADER, "[" * 100000 + "]" * 100000])
 
 
@@ -190,7 +190,7 @@ def test_an_invalid_trace_is_not_written(tmp_path, event, message):
     path = tmp_path / "t.jsonl"
     write_trace(path, EXAMPLE)
     before = path.read_bytes()
-    with pytest.raises(ValueError, match="^not a valid trace: ") as caught:
+    with pytest.raises(ValueError, match=r"^not a valid trace: ") as caught:
         write_trace(path, Trace(EXAMPLE.header, (*EXAMPLE.events, event)))
     assert message in str(caught.value)
     assert path.read_bytes() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
@@ -29,7 +30,7 @@ class SpecError(InputError):
     """An error in a spec file."""
 
 
-def did_you_mean(word: str, choices) -> str:
+def did_you_mean(word: str, choices: Collection[str]) -> str:
     """A ' (did you mean "X"?)' suffix naming the nearest choice, or ''."""
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     if not close:

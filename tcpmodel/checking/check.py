@@ -9,9 +9,11 @@ the same violations, and the liveness analysis after either is the same code.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from tcpmodel.base import seqnum
 from tcpmodel.checking.counterexample import Counterexample, build_counterexample
@@ -23,15 +25,17 @@ from tcpmodel.checking.properties import (
     Checker,
     Observer,
     Property,
+    StatePredicate,
 )
 from tcpmodel.checking.violation import LASSO, STATE, TRANSITION, Violation
 from tcpmodel.engine import graph
-from tcpmodel.engine.explore import Bounds, Exploration, explore
-from tcpmodel.engine.fastexplore import peak_rss
+from tcpmodel.engine.exploration import Bounds, Exploration, Progress, peak_rss
+from tcpmodel.engine.explore import explore
+from tcpmodel.engine.fastexplore import PackedStates
 from tcpmodel.language.spec import Spec
 from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import Scenario
-from tcpmodel.system.steps import StepWatcher, decode_step
+from tcpmodel.system.steps import Label, StepWatcher, SystemState, decode_step
 
 
 @dataclass
@@ -50,7 +54,7 @@ class PropertyResult:
 class CheckResult:
     spec: Spec
     scenario: Scenario
-    exploration: Exploration
+    exploration: Exploration[SystemState]
     properties: list[PropertyResult]
     rule_counts: dict[str, int]
     inactive_rules: list[str]
@@ -83,7 +87,7 @@ class CheckResult:
         return [name for name, n in self.rule_counts.items() if not n]
 
 
-def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress=None, watch: StepWatcher | None = None,
+def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress: Progress | None = None, watch: StepWatcher | None = None,
           engine: str = "auto", reduce: bool = False) -> CheckResult:
     """``watch``, if given, also sees every endpoint step (``watch.on_step(k, step, j)``, as the
     properties do), for callers that gather facts of their own about the runs explored; it needs
@@ -95,8 +99,8 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
     observer = Observer(spec)
     system = System(spec, scenario, observer, merge_causes=reduce)
     checker = Checker(system, observer)
-    notes = []
-    exploration = None
+    notes: list[str] = []
+    exploration: Exploration[SystemState] | None = None
     if watch is None and engine != "generic":
         try:
             exploration, counts, seen_states = _explore_packed(system, checker, bounds, progress)
@@ -127,20 +131,22 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
                        reduced=reduce, peak_rss=peak_rss())
 
 
-def _explore_generic(system: System, checker: Checker, bounds, progress, watch):
+def _explore_generic(system: System, checker: Checker, bounds: Bounds | None, progress: Progress | None,
+                     watch: StepWatcher | None) -> tuple[Exploration[SystemState], list[int], set[int]]:
     """The state-by-state search, with the properties checked on every state and step."""
     counts = [0] * len(system.spec.rules)
-    seen_states = set()
+    seen_states: set[int] = set()
 
-    def on_state(k, state):
+    def on_state(k: int, state: SystemState) -> None:
         seen_states.add(state[0][0][0][0])
         seen_states.add(state[0][1][0][0])
         checker.on_state(k, state)
 
-    def on_transition(k, label, j, state, nxt):
+    def on_transition(k: int, label: Label, j: int, state: SystemState, nxt: SystemState) -> None:
         if label.rule >= 0:
             counts[label.rule] += 1
             step = decode_step(label, state, nxt)
+            assert step is not None  # a step by a rule is an endpoint's step
             checker.on_step(k, step, j)
             if watch is not None:
                 watch.on_step(k, step, j)
@@ -149,23 +155,26 @@ def _explore_generic(system: System, checker: Checker, bounds, progress, watch):
     return exploration, counts, seen_states
 
 
-def _explore_packed(system: System, checker: Checker, bounds, progress):
+def _explore_packed(system: System, checker: Checker, bounds: Bounds | None,
+                    progress: Progress | None) -> tuple[Exploration[SystemState], list[int], set[int]]:
     """The packed search: the same graph, with the properties evaluated on memoised rows; each
     violation it finds at the n-th step of state k becomes the labelled transition it is."""
     packed = PackedSystem(system, checker, _give_up_tag)
     exploration = explore(packed, bounds, progress=progress)
     for name, found in packed.found.items():
+        violation = found
         if found.kind == TRANSITION and found.label is None:
             k, n = found.state, found.successor
+            assert n is not None  # the packed search notes the step's position among the successors
             label, _ = next(itertools.islice(system.successors(exploration.states[k]), n, None))
-            found = found.resolved(label, int(exploration.targets[int(exploration.offsets[k]) + n]))
-        checker.violations[name] = found
+            violation = found.resolved(label, int(exploration.targets[int(exploration.offsets[k]) + n]))
+        checker.violations[name] = violation
     counts = packed.rule_counts[1:].tolist()
     seen_states = {endpoint[0][0] for endpoint, _ in packed.locals.values}
     return exploration, counts, seen_states
 
 
-def _predicates(system: System, ex: Exploration, predicates) -> list[np.ndarray]:
+def _predicates(system: System, ex: Exploration[SystemState], predicates: Sequence[StatePredicate]) -> list[npt.NDArray[np.bool_]]:
     """Each predicate on every explored state, as a boolean array by state number.
 
     On a packed exploration a predicate is evaluated once per distinct pair of locals and pair of
@@ -173,8 +182,9 @@ def _predicates(system: System, ex: Exploration, predicates) -> list[np.ndarray]
     properties' P and Q) read only the endpoints, their ghosts and whether each channel is empty."""
     if not ex.packed:
         return [np.fromiter((bool(p(s)) for s in ex.states), dtype=bool, count=ex.count) for p in predicates]
-    packed = ex.states.model
-    key, representatives = packed.endpoint_classes(ex.states.codes)
+    states = ex.states
+    assert isinstance(states, PackedStates) and isinstance(states.model, PackedSystem)  # a packed exploration of a PackedSystem
+    key, representatives = states.model.endpoint_classes(states.codes)
     out = []
     for p in predicates:
         values = np.array([bool(p(s)) for s in representatives], dtype=bool)
@@ -185,11 +195,11 @@ def _predicates(system: System, ex: Exploration, predicates) -> list[np.ndarray]
 GIVE_UP = 1  # the edge tag of a step by which someone gives up (properties.GIVE_UP_EVENTS)
 
 
-def _give_up_tag(label) -> int:
+def _give_up_tag(label: Label) -> int:
     return GIVE_UP if label.event in GIVE_UP_EVENTS else 0
 
 
-def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, Violation]:
+def _liveness(system: System, checker: Checker, ex: Exploration[SystemState]) -> dict[str, Violation]:
     """Deadlock, progress and the leads-to properties, on the complete state graph."""
     found: dict[str, Violation] = {}
     leads_to = checker.leads_to()
@@ -202,15 +212,13 @@ def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, Vi
     can_finish = graph.backward_reachable(ex, np.flatnonzero(quiet))
     terminal = np.zeros(ex.count, dtype=bool)
     terminal[terminals] = True
-    if can_finish.all() and not (quiet & ~terminal).any():
-        bottoms = [[k] for k in terminals]  # every state reaches a quiet state, and those are terminal
-    else:
-        bottoms = graph.bottom_components(ex)
+    # when every state reaches a quiet state and those are terminal, each is a bottom component of its own
+    bottoms = [[k] for k in terminals] if can_finish.all() and not (quiet & ~terminal).any() else graph.bottom_components(ex)
     stuck = np.flatnonzero(~can_finish)
     if stuck.size:
         found["progress"] = _stuck_witness(ex, bottoms, int(stuck[0]), can_finish)
     steadfast = graph.bottom_components(ex, without_tag=GIVE_UP)
-    tests = iter(zip(values[0::2], values[1::2]))
+    tests = iter(zip(values[0::2], values[1::2], strict=True))
     for name, (cases, steady) in leads_to.items():
         components, without_tag = (steadfast, GIVE_UP) if steady else (bottoms, 0)
         for p, q in [next(tests) for _ in cases]:
@@ -221,13 +229,14 @@ def _liveness(system: System, checker: Checker, ex: Exploration) -> dict[str, Vi
     return found
 
 
-def _leads_to_violation(ex: Exploration, bottoms, p: np.ndarray, q: np.ndarray, without_tag: int = 0):
+def _leads_to_violation(ex: Exploration[SystemState], bottoms: list[list[int]], p: npt.NDArray[np.bool_], q: npt.NDArray[np.bool_],
+                        without_tag: int = 0) -> Violation | None:
     """A fair run from a P-state that never meets Q (a LASSO violation), or None.
 
     ``p`` and ``q`` hold P and Q for every state. ``bottoms`` are the bottom SCCs of the runs
     considered (those that never take an edge tagged ``without_tag``, if given); the path to one
     of them takes no such edge either."""
-    bad_members = set()
+    bad_members: set[int] = set()
     for component in bottoms:
         if not q[component].any():
             bad_members.update(component)
@@ -247,7 +256,7 @@ def _leads_to_violation(ex: Exploration, bottoms, p: np.ndarray, q: np.ndarray, 
     return Violation(LASSO, path[0], path=tuple(path), cycle=tuple(cycle))
 
 
-def _stuck_witness(ex: Exploration, bottoms, stuck: int, can_finish):
+def _stuck_witness(ex: Exploration[SystemState], bottoms: list[list[int]], stuck: int, can_finish: npt.NDArray[np.bool_]) -> Violation:
     """From the nearest stuck state, the path into a closed cycle (or dead end) and that cycle."""
     members = {k for c in bottoms if not can_finish[c[0]] for k in c}
     path = graph.forward_path(ex, [stuck], lambda k: True, members.__contains__) or [stuck]

@@ -10,21 +10,23 @@ sequence diagram.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tcpmodel.base.flags import flag_names
+from tcpmodel.checking.properties import Property
 from tcpmodel.checking.violation import STATE, TRANSITION, Violation
 from tcpmodel.engine.explore import Exploration
-from tcpmodel.system.composed import ABSOLUTE_SEQ, AGE, CAUSE, GEN, Label, System
+from tcpmodel.system.composed import ABSOLUTE_SEQ, AGE, CAUSE, GEN, System
 from tcpmodel.system.scenario import ENDPOINTS
-from tcpmodel.system.steps import decode_step
-from tcpmodel.traces.run import run_header, run_text
+from tcpmodel.system.steps import Label, SystemState, decode_step
+from tcpmodel.traces.run import Record, run_header, run_text
 
 
 @dataclass
 class Step:
     label: Label
-    pre: tuple
-    post: tuple
+    pre: SystemState
+    post: SystemState
 
 
 @dataclass
@@ -38,10 +40,10 @@ class Counterexample:
 
     # ------------------------------------------------------------ views
 
-    def step_records(self) -> list[dict]:
+    def step_records(self) -> list[Record]:
         return [describe_step(self.system, n, s) for n, s in enumerate(self.steps, 1)]
 
-    def header(self) -> dict:
+    def header(self) -> Record:
         """The header of the run file: the spec, the scenario, the property and the cycle."""
         spec = self.system.spec
         cycle_start = self.cycle_start + 1 if self.cycle_start is not None else None
@@ -62,12 +64,13 @@ class Counterexample:
         return "\n".join(out)
 
 
-def build_counterexample(system: System, ex: Exploration, found: Violation, prop) -> Counterexample:
+def build_counterexample(system: System, ex: Exploration[SystemState], found: Violation, prop: Property) -> Counterexample:
     cycle_start = None
     if found.kind == STATE:
         steps = _steps(system, ex, ex.path_to(found.state))
     elif found.kind == TRANSITION:
         k, j = found.state, found.next_state
+        assert found.label is not None and j is not None  # check resolves every transition it reports
         steps = _steps(system, ex, ex.path_to(k)) + [Step(found.label, ex.states[k], ex.states[j])]
     else:  # a lasso: a path to the start, a path to a bad end component, and a cycle in it
         prefix = ex.path_to(found.state)[:-1] + list(found.path)
@@ -78,17 +81,17 @@ def build_counterexample(system: System, ex: Exploration, found: Violation, prop
     return Counterexample(prop.name, prop.rfc, prop.text, steps, cycle_start, system)
 
 
-def _steps(system: System, ex: Exploration, indices: list[int]) -> list[Step]:
+def _steps(system: System, ex: Exploration[SystemState], indices: list[int]) -> list[Step]:
     steps = []
-    for a, b in zip(indices, indices[1:]):
+    for a, b in pairwise(indices):
         pre, post = ex.states[a], ex.states[b]
         label = next(lab for lab, nxt in system.successors(pre) if nxt == post)
         steps.append(Step(label, pre, post))
     return steps
 
 
-def segment_record(seg: tuple, sender: int) -> dict:
-    record = {
+def segment_record(seg: tuple[int, ...], sender: int) -> Record:
+    record: Record = {
         "from": ENDPOINTS[sender],
         "to": ENDPOINTS[1 - sender],
         "flags": flag_names(seg[0]),
@@ -106,10 +109,10 @@ def segment_record(seg: tuple, sender: int) -> dict:
     return record
 
 
-def describe_step(system: System, n: int, step: Step) -> dict:
+def describe_step(system: System, n: int, step: Step) -> Record:
     """The record of the n-th step of a run (a line of its run file)."""
     label = step.label
-    record: dict = {"type": "step", "index": n}
+    record: Record = {"type": "step", "index": n}
     moved = decode_step(label, step.pre, step.post)
     if moved is not None:
         i = moved.actor
@@ -131,6 +134,7 @@ def describe_step(system: System, n: int, step: Step) -> dict:
         if moved.received is not None:
             record["received"] = segment_record(moved.received, 1 - i)
     elif label.kind in ("lose", "duplicate"):
+        assert label.segment is not None  # the segment lost or duplicated
         record.update(actor="network", event=label.kind, segment=segment_record(label.segment, label.actor))
     else:
         record.update(actor="network", event="tick")
@@ -138,7 +142,7 @@ def describe_step(system: System, n: int, step: Step) -> dict:
     return record
 
 
-def format_segment(seg: dict) -> str:
+def format_segment(seg: Record) -> str:
     parts = [seg["flags"], f"SEQ={seg['seq']}{' (absolute)' if seg.get('absolute_seq') else ''}"]
     if "ACK" in seg["flags"].split(","):
         parts.append(f"ACK={seg['ack']}")
@@ -147,7 +151,7 @@ def format_segment(seg: dict) -> str:
     return f"<{' '.join(parts)}>"
 
 
-def format_step(r: dict) -> str:
+def format_step(r: Record) -> str:
     if r["actor"] == "network":
         if r["event"] == "tick":
             return "network: one tick passes (segments age, timers count down)"
@@ -171,7 +175,7 @@ def format_step(r: dict) -> str:
     return text
 
 
-def summarize_state(system: System, state: tuple) -> str:
+def summarize_state(system: System, state: SystemState) -> str:
     endpoints, channels, _ = state
     parts = [f"{ENDPOINTS[i]} {system.state_name(endpoints[i][0])}" for i in (0, 1)]
     for c in (0, 1):

@@ -36,13 +36,18 @@ property is kept as a ``Violation`` of the n-th transition of state k (``success
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any
 
-from tcpmodel.checking.properties import PROPERTY_NAMES
+import numpy as np
+import numpy.typing as npt
+
+from tcpmodel.checking.properties import PROPERTY_NAMES, Checker
 from tcpmodel.checking.rows import Column, Interner, Rows
 from tcpmodel.checking.violation import STATE, TRANSITION, Violation
 from tcpmodel.engine.inttable import PairTable
-from tcpmodel.system.steps import EndpointStep
+from tcpmodel.system.composed import System
+from tcpmodel.system.steps import EndpointStep, Label, SystemState
 
 FIELDS = 4  # A's local, B's local, channel A->B, channel B->A
 BIT = {name: 1 << n for n, name in enumerate(PROPERTY_NAMES)}
@@ -55,7 +60,7 @@ class PackedOverflow(Exception):
 class PackedSystem:
     """``System`` (with its observer and checker) behind the packed interface of the explorer."""
 
-    def __init__(self, system, checker, edge_tag):
+    def __init__(self, system: System, checker: Checker, edge_tag: Callable[[Label], int]):
         self.system = system
         self.checker = checker
         self.edge_tag = edge_tag
@@ -91,7 +96,8 @@ class PackedSystem:
         self.rule_counts = np.zeros(len(system.spec.rules) + 1, dtype=np.int64)
         self.found: dict[str, Violation] = {}  # property -> its first violation (a transition by number)
         self._chunk_rules: list = []
-        self._classes = None  # endpoint_classes, kept
+        # endpoint_classes, kept: (the codes it was computed for, the class of each, one state per class)
+        self._classes: tuple[np.ndarray, npt.NDArray[np.integer[Any]], list[SystemState]] | None = None
         self._chunk_found: dict = {}
 
     # ------------------------------------------------------------ codes
@@ -233,9 +239,9 @@ class PackedSystem:
         """The explorer kept the transitions of the first ``kept`` states of the last batch
         (all of them, unless a bound cut the batch short): count their rules, keep their violations."""
         for sources, rules in self._chunk_rules:
-            if sources.size and sources[-1] >= kept:  # a bound cut the batch short
-                rules = rules[sources < kept]
-            self.rule_counts += np.bincount(rules + 1, minlength=len(self.rule_counts))
+            cut = sources.size and sources[-1] >= kept  # a bound cut the batch short
+            counted = rules[sources < kept] if cut else rules
+            self.rule_counts += np.bincount(counted + 1, minlength=len(self.rule_counts))
         for name, (source, number) in self._chunk_found.items():
             if source < kept and name not in self.found:
                 self.found[name] = Violation(TRANSITION, first + source, successor=number)
@@ -293,8 +299,8 @@ class PackedSystem:
             for ch, loc in pairs.tolist():
                 group = []
                 for seg, rest in self._takeable(ch):
-                    rest = self._channel(rest)
-                    group += [(row[0], rest) + row[2:] for row in self._reception_rows(receiver, loc, seg)]
+                    rest_id = self._channel(rest)
+                    group += [(row[0], rest_id) + row[2:] for row in self._reception_rows(receiver, loc, seg)]
                 ids.append(rows.add_group(group))
             rows.flush()
             table.add(pairs[:, 0], pairs[:, 1], np.array(ids, dtype=np.int64))
@@ -407,7 +413,7 @@ class PackedSystem:
 
     # ------------------------------------------------------------ views for the liveness analysis
 
-    def endpoint_classes(self, codes: np.ndarray):
+    def endpoint_classes(self, codes: np.ndarray) -> tuple[npt.NDArray[np.integer[Any]], list[SystemState]]:
         """The states grouped by their two locals and whether each channel is empty: the class of
         each state, and one state per class (with, for a non-empty channel, some non-empty
         channel: a predicate that reads only endpoints, ghosts and channel emptiness has one value
@@ -423,6 +429,7 @@ class PackedSystem:
             part = codes[low:low + (1 << 20)]
             a, b, c0, c1 = (((part >> (w * np.uint64(FIELDS - 1 - f))) & mask).astype(np.int64) for f in range(FIELDS))
             keys[low:low + len(part)] = ((a * n + b) * 2 + (self.length.data[c0] > 0)) * 2 + (self.length.data[c1] > 0)
+        classes: npt.NDArray[np.integer[Any]]
         if size <= 1 << 26:
             present = np.zeros(size, dtype=bool)
             present[keys] = True
@@ -434,12 +441,12 @@ class PackedSystem:
             distinct, classes = np.unique(keys, return_inverse=True)
         del keys
         some = next((ch for ch in self.channels.values if ch), ())
-        representatives = []
+        representatives: list[SystemState] = []
         for k in distinct.tolist():
             rest, full1 = divmod(k, 2)
             rest, full0 = divmod(rest, 2)
-            a, b = divmod(rest, n)
-            (ep0, g0), (ep1, g1) = self.locals.values[a], self.locals.values[b]
+            local0, local1 = divmod(rest, n)
+            (ep0, g0), (ep1, g1) = self.locals.values[local0], self.locals.values[local1]
             representatives.append(((ep0, ep1), (some if full0 else (), some if full1 else ()), (g0, g1) if g0 is not None else ()))
         self._classes = (codes, classes, representatives)
         return classes, representatives

@@ -14,13 +14,16 @@ ended with an orderly close (a FIN handshake, not a reset, ABORT or timeout), el
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from tcpmodel.base.flags import ACK, FIN, RST, SYN
 from tcpmodel.base.seqnum import seq_add, seq_diff, seq_le, seq_lt
 from tcpmodel.checking.violation import STATE, TRANSITION, Violation
+from tcpmodel.language.spec import Spec
 from tcpmodel.system.composed import CLOSED_BY_CLOSE, GEN, System
-from tcpmodel.system.steps import EndpointStep
+from tcpmodel.system.steps import EndpointStep, Label, SystemState
 
 UNSYNCHRONIZED = ("CLOSED", "LISTEN", "SYN-SENT")
 CLOSING_AFTER_BOTH_FINS = ("CLOSING", "LAST-ACK")
@@ -88,7 +91,8 @@ PROPERTIES = (
     Property("ack_of_sent_data", "transition", "RFC 9293 §3.4",
              "no segment acknowledges a sequence number its peer has not sent (SEG.ACK =< peer's SND.NXT)"),
     Property("graceful_close", "transition", "RFC 9293 §3.6, §3.10.7.4 (TIME-WAIT)",
-             "an endpoint in CLOSING or LAST-ACK is never reset by a peer whose side of the connection ended with an orderly close: the peer keeps the TCB until the last ACK can no longer be needed"),
+             "an endpoint in CLOSING or LAST-ACK is never reset by a peer whose side of the connection ended with an orderly close: "
+             "the peer keeps the TCB until the last ACK can no longer be needed"),
     Property("no_stale_reset", "transition", "RFC 9293 §3.4.3, §3.5.1",
              "a synchronized endpoint is never reset by a RST from an older incarnation of its peer than the one it synchronized with"),
     Property("deadlock_free", "liveness", "RFC 9293 §3.10",
@@ -96,9 +100,11 @@ PROPERTIES = (
     Property("progress", "liveness", "RFC 9293 §3.10",
              "from every reachable state a quiet final state is reachable (no stuck states)"),
     Property("open_completes", "liveness", "RFC 9293 §3.5, §3.8.3",
-             "under fairness, every open (SYN-SENT or SYN-RECEIVED) ends ESTABLISHED or without a TCB (CLOSED/LISTEN); R2 user timeouts count, as RFC 9293 needs them to end some opens"),
+             "under fairness, every open (SYN-SENT or SYN-RECEIVED) ends ESTABLISHED or without a TCB (CLOSED/LISTEN); "
+             "R2 user timeouts count, as RFC 9293 needs them to end some opens"),
     Property("close_completes", "liveness", "RFC 9293 §3.6",
-             "in every fair run in which nobody gives up (no ABORT, no user timeout), once both users of a synchronized connection call CLOSE, both endpoints reach CLOSED"),
+             "in every fair run in which nobody gives up (no ABORT, no user timeout), once both users of a synchronized connection "
+             "call CLOSE, both endpoints reach CLOSED"),
 )
 PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
 
@@ -111,11 +117,17 @@ FAIRNESS = (
 )
 
 
+# A test of a step property on the peer's Checker.peer_view.
+PeerTest = Callable[[tuple[Any, ...]], bool]
+StatePredicate = Callable[[SystemState], bool]
+# A leads-to property: the (P, Q) cases of which any one may fail, and whether runs that give up are left out.
+LeadsTo = tuple[list[tuple[StatePredicate, StatePredicate]], bool]
+
+
 class Observer:
     """Keeps the ghost history the properties need, as part of each system state."""
 
-    def __init__(self, system_spec):
-        spec = system_spec
+    def __init__(self, spec: Spec):
         self.names = {s: i for i, s in enumerate(spec.states)}
         need = ("ISS", "IRS", "SND.NXT", "RCV.NXT")
         variables = [v.name for v in spec.variables]
@@ -137,14 +149,16 @@ class Observer:
         """An endpoint's ghost fields after ``step`` (whose ``new_ghost`` is not known yet;
         network steps leave them unchanged). Returns ``step.ghost`` itself when nothing changed."""
         ghost, pre, post, label = step.ghost, step.pre, step.post, step.label
+        system, received = self.system, label.segment
+        assert ghost is not None and system is not None  # initial_ghost gave the system its ghost fields
         peer_gen, passive, delivered, ended = ghost
         pre_tcb, post_tcb = pre[0], post[0]
-        if post_tcb[0] in self.system.no_tcb:  # the TCB is deleted (or never existed)
+        if post_tcb[0] in system.no_tcb:  # the TCB is deleted (or never existed)
             if pre_tcb[0] in self.orderly_ends and not any(seg[0] & RST for seg in label.sent) and (
-                label.event == "TIME-WAIT TIMEOUT" or (label.kind == "segment" and not label.segment[0] & (RST | SYN))
+                label.event == "TIME-WAIT TIMEOUT" or (label.kind == "segment" and received is not None and not received[0] & (RST | SYN))
             ):
                 ended = pre[1][0]
-            elif pre_tcb[0] not in self.system.no_tcb:
+            elif pre_tcb[0] not in system.no_tcb:
                 ended = 0
             new = (0, False, 0, ended)
         elif label.kind == "call":
@@ -152,13 +166,12 @@ class Observer:
                 new = (peer_gen, True, delivered, ended)
             else:
                 return ghost
-        elif label.kind != "segment":
+        elif label.kind != "segment" or received is None:
             return ghost
         elif pre_tcb[0] in self.opening:
-            new = (label.segment[GEN], passive, delivered, 0)  # synchronized with this peer incarnation
+            new = (received[GEN], passive, delivered, 0)  # synchronized with this peer incarnation
         else:
-            seg = label.segment
-            new = (peer_gen, passive, delivered + _octets_delivered(pre_tcb, post_tcb, seg, self.var["RCV.NXT"])[0], ended)
+            new = (peer_gen, passive, delivered + _octets_delivered(pre_tcb, post_tcb, received, self.var["RCV.NXT"])[0], ended)
         return ghost if new == ghost else new
 
 
@@ -195,7 +208,7 @@ class Checker:
 
     # ------------------------------------------------------------ during exploration
 
-    def on_state(self, k: int, state: tuple) -> None:
+    def on_state(self, k: int, state: SystemState) -> None:
         if "handshake_agreement" not in self.violations and self.disagree(state[0]):
             self.violations["handshake_agreement"] = Violation(STATE, k)
 
@@ -219,6 +232,7 @@ class Checker:
         names = self.step_violations(step)
         tests = self.peer_tests(step)
         if tests:
+            assert step.peer is not None and step.peer_ghost is not None  # a step of a system state has its peer
             peer = self.peer_view(step.peer, step.peer_ghost)
             names += tuple(name for name, test in tests if test(peer))
         return names
@@ -230,29 +244,32 @@ class Checker:
         has_tcb = tcb[0] not in self.system.no_tcb
         return (endpoint[1][0], has_tcb, tcb[self.var["SND.NXT"]] if has_tcb else 0, ghost[3])
 
-    def step_violations(self, step: EndpointStep) -> tuple:
+    def step_violations(self, step: EndpointStep) -> tuple[str, ...]:
         """The properties broken by an endpoint's step (its endpoint and ghost before and after),
         whatever the peer is."""
+        assert step.ghost is not None and step.new_ghost is not None  # the checker's system has an observer
         return tuple(self._violated(step.label, step.pre[0], step.post[0], step.ghost, step.new_ghost))
 
-    def peer_tests(self, step: EndpointStep) -> tuple:
+    def peer_tests(self, step: EndpointStep) -> tuple[tuple[str, PeerTest], ...]:
         """The properties of this step that also read the peer: (name, test(peer_view)), where the
         test says whether the step breaks the property given the peer's ``peer_view``. Empty for
         most steps, so the packed explorer looks the peer up only for the steps that need it."""
         label, ghost = step.label, step.ghost
+        assert ghost is not None  # the checker's system has an observer
         pre_tcb, post_tcb = step.pre[0], step.post[0]
-        tests = []
+        tests: list[tuple[str, PeerTest]] = []
         if label.sent and pre_tcb[0] not in self.observer.unsynchronized:
             peer_gen = ghost[0]
             acks = tuple(seg[2] for seg in label.sent if seg[0] & ACK)
             if acks:
                 tests.append(("ack_of_sent_data", lambda peer: peer[0] == peer_gen and peer[1] and any(not seq_le(a, peer[2]) for a in acks)))
-        if label.kind == "segment" and label.segment[0] & RST and pre_tcb[0] in self.after_both_fins and post_tcb[0] in self.system.no_tcb:
+        if (label.kind == "segment" and label.segment is not None and label.segment[0] & RST and pre_tcb[0] in self.after_both_fins
+                and post_tcb[0] in self.system.no_tcb):
             own_gen = ghost[0]
             tests.append(("graceful_close", lambda peer: bool(peer[3]) and peer[3] == own_gen))
         return tuple(tests)
 
-    def _violated(self, label, pre, post, ghost, new_ghost):
+    def _violated(self, label: Label, pre: tuple[Any, ...], post: tuple[Any, ...], ghost: tuple[Any, ...], new_ghost: tuple[Any, ...]) -> Iterator[str]:
         if pre[0] != post[0] and (pre[0], post[0]) not in self.edges:
             yield "state_diagram"
         if post[0] == self.time_wait and pre[0] != self.time_wait and ghost[1]:
@@ -261,15 +278,15 @@ class Checker:
             if not seg[0] & ACK and not seg[0] & RST and not (seg[0] & SYN and pre[0] in self.initial_syn_states):
                 yield "ack_flag"
                 break
-        if label.kind == "segment":
-            seg = label.segment
-            if post[0] in self.open_established and pre[0] not in self.open_established and not self._acknowledges_syn(pre, seg, new_ghost):
+        received = label.segment
+        if label.kind == "segment" and received is not None:
+            if post[0] in self.open_established and pre[0] not in self.open_established and not self._acknowledges_syn(pre, received, new_ghost):
                 yield "syn_acknowledged"
-            if seg[0] & RST and post[0] in self.system.no_tcb and pre[0] not in self.observer.unsynchronized and seg[GEN] < ghost[0]:
+            if received[0] & RST and post[0] in self.system.no_tcb and pre[0] not in self.observer.unsynchronized and received[GEN] < ghost[0]:
                 yield "no_stale_reset"
-            if pre[0] not in self.observer.unsynchronized and post[0] not in self.system.no_tcb:
-                if not self._stream_ok(label.actor, pre, post, seg, ghost):
-                    yield "stream_integrity"
+            if (pre[0] not in self.observer.unsynchronized and post[0] not in self.system.no_tcb
+                    and not self._stream_ok(label.actor, pre, post, received, ghost)):
+                yield "stream_integrity"
 
     def _acknowledges_syn(self, pre, seg, new_ghost) -> bool:
         iss = pre[self.var["ISS"]]
@@ -300,20 +317,20 @@ class Checker:
     # These predicates read only the endpoints, their ghosts and whether each channel is empty:
     # ``check`` evaluates them once per such combination on a packed exploration.
 
-    def open_pending(self, i: int):
+    def open_pending(self, i: int) -> StatePredicate:
         names = self.state_names
         opening = {names.index(s) for s in ("SYN-SENT", "SYN-RECEIVED") if s in names}
         return lambda state: state[0][i][0][0] in opening
 
-    def open_done(self, i: int):
+    def open_done(self, i: int) -> StatePredicate:
         done = {self.established} | set(self.system.no_tcb)
         return lambda state: state[0][i][0][0] in done
 
-    def without_tcb(self, i: int):
+    def without_tcb(self, i: int) -> StatePredicate:
         no_tcb = self.system.no_tcb
         return lambda state: state[0][i][0][0] in no_tcb
 
-    def leads_to(self) -> dict[str, tuple]:
+    def leads_to(self) -> dict[str, LeadsTo]:
         """The leads-to properties: name -> (the [(P, Q), ...] of which any one case may fail,
         whether runs that give up (``GIVE_UP_EVENTS``) are left out). P and Q are predicates on
         states; a fair run (of those considered) from a P-state that never meets Q breaks it."""
@@ -322,7 +339,7 @@ class Checker:
             "close_completes": ([(self.both_closed_synchronized, self.without_tcb(i)) for i in (0, 1)], True),
         }
 
-    def both_closed_synchronized(self, state) -> bool:
+    def both_closed_synchronized(self, state: SystemState) -> bool:
         """Both users called CLOSE (not ABORT) on one synchronized connection."""
         eps, _, ghost = state
         for i in (0, 1):

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 
 from tcpmodel.base.errors import InputError, did_you_mean
 from tcpmodel.checking.counterexample import Step, describe_step, format_step
-from tcpmodel.checking.properties import GIVE_UP_EVENTS, PROPERTIES, Checker, Observer
+from tcpmodel.checking.properties import GIVE_UP_EVENTS, PROPERTIES, Checker, Observer, StatePredicate
 from tcpmodel.language.spec import Spec
 from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import make_scenario
-from tcpmodel.system.steps import decode_step
-from tcpmodel.traces.run import Run
+from tcpmodel.system.steps import Label, SystemState, decode_step
+from tcpmodel.traces.run import Run, RunStep
 
 LIMIT = 1_000_000  # states searched from the run's last state (progress, leads-to)
 MAX_FOLLOWED = 10_000  # states followed at once when records fit several steps
@@ -44,9 +44,14 @@ SHOWN = 5  # steps of the system named when a recorded step is not one of them
 class Node:
     """A state the replay reached: the step that led to it and the node before."""
 
-    state: tuple
-    label: object = None
+    state: SystemState
+    label: Label | None = None  # None for an initial state
     parent: Node | None = None
+
+    @property
+    def gives_up(self) -> bool:
+        """Whether the step that led here is one by which someone gives up (``GIVE_UP_EVENTS``)."""
+        return self.label is not None and self.label.event in GIVE_UP_EVENTS
 
 
 @dataclass(frozen=True)
@@ -113,13 +118,14 @@ def replay(run: Run, spec: Spec) -> Replay:
 
 def _path(node: Node) -> list[Node]:
     path = []
-    while node is not None:
-        path.append(node)
-        node = node.parent
+    at: Node | None = node
+    while at is not None:
+        path.append(at)
+        at = at.parent
     return path[::-1]
 
 
-def _not_a_step(system: System, n: int, step, nodes: list[Node]) -> str:
+def _not_a_step(system: System, n: int, step: RunStep, nodes: list[Node]) -> str:
     recorded = format_step(step.record)
     near = []
     for node in nodes:
@@ -148,7 +154,9 @@ def _still_violated(system: System, checker: Checker, run: Run, prop: str, path:
     if kind == "transition":
         if len(path) < 2:
             return f"a run without steps breaks no step property such as {prop}"
-        step = decode_step(path[-1].label, path[-2].state, last)
+        label = path[-1].label
+        assert label is not None  # the node after a step
+        step = decode_step(label, path[-2].state, last)
         return None if step is not None and prop in checker.broken(step) else f"the last step does not break {prop}"
     if prop == "deadlock_free":
         if next(iter(system.successors(last)), None) is not None:
@@ -163,12 +171,12 @@ def _still_violated(system: System, checker: Checker, run: Run, prop: str, path:
     return _leads_to(system, path, cases, steady, prop)
 
 
-def _leads_to(system: System, path: list[Node], cases, steady: bool, prop: str) -> str | None:
+def _leads_to(system: System, path: list[Node], cases: list[tuple[StatePredicate, StatePredicate]], steady: bool, prop: str) -> str | None:
     reason = f"no state of the run from which Q never holds again starts with P ({prop})"
     for p, q in cases:
         start = None
         for k in range(len(path) - 1, -1, -1):  # the earliest state from which Q never holds again
-            if q(path[k].state) or (steady and k + 1 < len(path) and path[k + 1].label.event in GIVE_UP_EVENTS):
+            if q(path[k].state) or (steady and k + 1 < len(path) and path[k + 1].gives_up):
                 break
             if p(path[k].state):
                 start = k
@@ -185,7 +193,7 @@ def _leads_to(system: System, path: list[Node], cases, steady: bool, prop: str) 
     return reason
 
 
-def _reachable(system: System, origin: tuple, give_up: bool, stop) -> tuple[set, bool]:
+def _reachable(system: System, origin: SystemState, give_up: bool, stop: StatePredicate) -> tuple[set[SystemState], bool]:
     """The states reachable from ``origin`` (by steps that give up only if ``give_up``), up to a
     first state where ``stop`` holds; and whether the search was complete."""
     seen = {origin}

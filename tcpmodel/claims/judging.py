@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from tcpmodel.base.seqnum import seq_add, seq_sub
 from tcpmodel.claims.evidence import FOLDER, Evidence
+from tcpmodel.claims.ledger import Ledger
 from tcpmodel.oracle.verdicts import PASS
 
 SUPPORTS, CORRECTS, CONTRADICTS = "supports", "corrects", "contradicts"
@@ -74,6 +75,12 @@ def states(ev: Evidence, key: str) -> str:
 def run_of(ev: Evidence, key: str) -> str:
     c = ev.checks[key]
     return f"`{c.spec_file}` ({c.scenario}; {c.states:,} states, {c.transitions:,} transitions)"
+
+
+def ledger(ev: Evidence) -> Ledger:
+    """The ledger of the reference run, which gathering always makes."""
+    assert ev.ledger is not None
+    return ev.ledger
 
 
 def held(ev: Evidence, key: str, *names: str) -> bool:
@@ -208,7 +215,7 @@ def byte_stream(ev: Evidence) -> list[Finding]:
 
 
 def in_order(ev: Evidence) -> list[Finding]:
-    led = ev.ledger
+    led = ledger(ev)
     ok = held(ev, "reference", "stream_integrity")
     ahead = ok and led.ahead > 0 and led.ahead_delivered == 0
     again = ok and led.again > 0 and led.again_delivered == 0
@@ -267,7 +274,7 @@ def sequence_numbers(ev: Evidence) -> list[Finding]:
 
 
 def acknowledgment_number(ev: Evidence) -> list[Finding]:
-    led = ev.ledger
+    led = ledger(ev)
     ok = held(ev, "reference", "ack_of_sent_data") and led.acks > 0 and led.acks_not_rcv_nxt == 0
     counted, counted_text = proof(ev, "symbolic_run.sequence_accounting")
     return [
@@ -284,7 +291,7 @@ def acknowledgment_number(ev: Evidence) -> list[Finding]:
 
 
 def control_bits(ev: Evidence) -> list[Finding]:
-    led = ev.ledger
+    led = ledger(ev)
     ok = held(ev, "reference", "ack_flag")
     kinds = sorted(led.without_ack)
     unexpected = [k for k in kinds if "SYN" not in k.split(",") and "RST" not in k.split(",")]
@@ -425,7 +432,7 @@ def four_way_close(ev: Evidence) -> list[Finding]:
     closed = last.get("event") == "TIME-WAIT TIMEOUT" and last.get("states") == {"A": "CLOSED", "B": "CLOSED"}
     ok = order == expected and closed
     diagram = held(ev, "reference", "state_diagram", "time_wait_active_closer")
-    proved, proved_text = proof(ev, "symbolic_run.data_and_close")
+    _proved, proved_text = proof(ev, "symbolic_run.data_and_close")
     counts = ev.checks["reference"].rule_counts
     three = counts.get("fin_wait_1_fin_acked_fin", 0)
     linux = three_segment_close(ev.kernel["syn-data"]["segments"])
@@ -584,7 +591,8 @@ CLAIMS = (
           "It ensures that what the receiver gets is undamaged, without gaps, without duplicates and in order. Reliable: "
           "whatever happens on the network path, TCP guarantees that a segment always reaches the receiver.", reliable),
     Claim(3, "a byte stream: no message boundaries",
-          ("用户消息通过 TCP 协议传输时，消息可能会被操作系统「分组」成多个的 TCP 报文，如果接收方的程序如果不知道「消息的边界」，是无法读出一个有效的用户消息的",),
+          ("用户消息通过 TCP 协议传输时，消息可能会被操作系统「分组」成多个的 TCP 报文，"
+           "如果接收方的程序如果不知道「消息的边界」，是无法读出一个有效的用户消息的",),
           "A user message sent over TCP may be split by the operating system into several TCP segments; a receiving program "
           "that does not know where messages end cannot read a valid message.", byte_stream),
     Claim(4, "out-of-order segments held back, duplicates dropped",
@@ -615,7 +623,8 @@ CLAIMS = (
           ("前两次握手是不可以携带数据的，第三次握手是可以携带数据的",),
           "The first two segments of the handshake may not carry data; the third may.", third_segment),
     Claim(10, "why three-way: old duplicate SYNs",
-          ("假如没有第三次握手，服务器不清楚客户端是否收到了自己发送的建立连接的 ACK 确认信号，所以每收到一个 SYN 就只能先主动建立一个连接，那么服务器在收到请求后就会建立多个冗余的无效链接，造成不必要的资源浪费",),
+          ("假如没有第三次握手，服务器不清楚客户端是否收到了自己发送的建立连接的 ACK 确认信号，"
+           "所以每收到一个 SYN 就只能先主动建立一个连接，那么服务器在收到请求后就会建立多个冗余的无效链接，造成不必要的资源浪费",),
           "Without the third segment the server cannot know whether the client got its acknowledgment, so it must set up a "
           "connection for every SYN it receives: delayed SYNs create redundant, invalid connections and waste resources.",
           why_three_way),
@@ -625,12 +634,14 @@ CLAIMS = (
           "1. The client sends FIN. 2. The server answers ACK. 3. The server sends FIN and enters LAST-ACK. 4. The client "
           "answers ACK, enters TIME-WAIT and reaches CLOSED after 2·MSL.", four_way_close),
     Claim(12, "why four-way: the passive side may still send",
-          ("服务器收到客户端的 FIN 报文时，仅仅表示客户端不再发送数据了但是还可能接收数据。所以服务端可以继续处理和发送数据，等服务端不再发送数据时，才发送 FIN 报文给客户端来表示同意现在关闭连接",),
+          ("服务器收到客户端的 FIN 报文时，仅仅表示客户端不再发送数据了但是还可能接收数据。"
+           "所以服务端可以继续处理和发送数据，等服务端不再发送数据时，才发送 FIN 报文给客户端来表示同意现在关闭连接",),
           "A FIN only means the client will send no more; it can still receive. So the server may go on processing and "
           "sending, and sends its own FIN when it has nothing more to send.", why_four_way),
     Claim(13, "TIME-WAIT lasts 2·MSL; why two",
           ("MSL 的单位是时间一般是30 秒，表示 Linux 认为数据报文经过 64 个路由器的时间不会超过 30 秒",
-           "TIME_WAIT 等于 2 倍的 MSL，比较合理的解释是允许最后的ACK报文丢失一次，如果服务器方没有收到最后的 ACK 报文（1MSL），就会重发 FIN 报文（再次抵达客户端也要1MSL），因此一共2MSL"),
+           "TIME_WAIT 等于 2 倍的 MSL，比较合理的解释是允许最后的ACK报文丢失一次，"
+           "如果服务器方没有收到最后的 ACK 报文（1MSL），就会重发 FIN 报文（再次抵达客户端也要1MSL），因此一共2MSL"),
           "MSL is a time, usually 30 s: Linux assumes a segment crosses 64 routers within 30 s. TIME-WAIT is 2·MSL so that "
           "the last ACK may be lost once: the server, missing it (1 MSL), resends its FIN, which takes up to another MSL to "
           "arrive.", two_msl),
@@ -638,11 +649,13 @@ CLAIMS = (
           ("客户端只要收到服务器发来的FIN之后，2MSL 时间将重新计时",),
           "Whenever the client receives the server's FIN again, the 2·MSL timer starts over.", restart),
     Claim(15, "too many TIME-WAITs exhaust a client's ports",
-          ("一个 TCP 连接至少消耗「发起连接方」的一个本地端口；如果「发起连接方」的 TIME_WAIT 状态过多，占满了所有端口资源，则会导致无法创建新连接。端口资源是有限的，因为端口就 65536 个",),
+          ("一个 TCP 连接至少消耗「发起连接方」的一个本地端口；如果「发起连接方」的 TIME_WAIT 状态过多，"
+           "占满了所有端口资源，则会导致无法创建新连接。端口资源是有限的，因为端口就 65536 个",),
           "Each connection takes at least one local port of the side that opened it; with too many TIME-WAITs every port is "
           "taken and no new connection can be made. Ports are limited: there are only 65,536.", port_exhaustion),
     Claim(16, "TIME-WAITs cost a server memory and descriptors",
-          ("因为服务端只监听一个端口，不会因为 TCP 连接过多而导致端口资源受限。但是 TCP 连接过多，会占用系统资源，比如文件描述符、内存资源、CPU 资源、线程资源等",),
+          ("因为服务端只监听一个端口，不会因为 TCP 连接过多而导致端口资源受限。"
+           "但是 TCP 连接过多，会占用系统资源，比如文件描述符、内存资源、CPU 资源、线程资源等",),
           "A server listens on one port, so many connections do not use up its ports; but they take system resources: file "
           "descriptors, memory, CPU, threads.", server_cost),
 )

@@ -53,9 +53,9 @@ class Ledger:
             if flags & ACK and not flags & RST and post[0] not in self.no_tcb:
                 self.acks += 1
                 self.acks_not_rcv_nxt += seg[2] != post[v["RCV.NXT"]]
-        if step.kind != "segment" or pre[0] in self.unsynchronized:
-            return
         seg = step.received
+        if step.kind != "segment" or seg is None or pre[0] in self.unsynchronized:
+            return
         if seg[0] & RST:
             if post[0] in self.no_tcb:
                 self.rst_ended += 1
@@ -65,6 +65,7 @@ class Ledger:
                 self.rst_otherwise.add(rule)
         elif (seg[3] or seg[0] & FIN) and not seg[0] & SYN and post[0] not in self.no_tcb:
             rcv = pre[v["RCV.NXT"]]
+            assert step.ghost is not None and step.new_ghost is not None  # the system checked has an observer
             grew = step.new_ghost[2] > step.ghost[2]
             if seq_gt(seg[1], rcv):  # data or a FIN, with earlier octets still missing
                 self.ahead += 1

@@ -10,7 +10,7 @@ from tcpmodel.base.errors import InputError
 class Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit 2."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):  # argparse's, overridden
         raise InputError(f"{message} (see '{self.prog} --help')")
 
 

@@ -53,7 +53,7 @@ def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) ->
     A diagram that cannot be written is one more error."""
 
     files = {}
-    for i, (audit, stem) in enumerate(zip(audits, file_stems([a.path for a in audits]))):
+    for i, (audit, stem) in enumerate(zip(audits, file_stems([a.path for a in audits]), strict=True)):
         for c, connection in enumerate(audit.connections):
             for s, side in enumerate(connection.sides):
                 if side.judgement.verdict != FAIL:

@@ -37,6 +37,7 @@ def run(args) -> int:
     out = Path(args.out)
     for p in result.violated:
         ce = p.counterexample
+        assert ce is not None  # a violated property has its counterexample
         jsonl, svg = out / f"{spec.name}.{p.prop.name}.jsonl", out / f"{spec.name}.{p.prop.name}.svg"
         write_atomic(jsonl, ce.to_jsonl())
         mark = len(ce.steps) if ce.cycle_start is None else None

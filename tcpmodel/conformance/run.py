@@ -42,7 +42,7 @@ class ConformanceRun:
     seconds: float
     findings: tuple[Finding, ...]  # the stack's findings, which explain its FAILs
     complete: bool  # every vector was selected (no --vectors) and run
-    info: dict = field(default_factory=dict)  # the stack's release and settings, and the kernel's
+    info: dict[str, object] = field(default_factory=dict)  # the stack's release and settings, and the kernel's
     interrupted: str = ""  # the vector Ctrl-C cut short, if one was
     selected: int = 0  # vectors selected to run
 
@@ -128,14 +128,16 @@ def conform(stack: str, spec: Spec, *, profile: str | None = None, vectors: str 
     ``InputError`` when the stack cannot run here or nothing matches ``vectors``; Ctrl-C ends the
     run early with ``interrupted`` set."""
     module = stack_module(stack)
-    judged_by = profile_named(profile or getattr(module, "PROFILE", "rfc9293"))
+    own_profile: str = getattr(module, "PROFILE", "rfc9293")
+    judged_by = profile_named(profile or own_profile)
     reason = module.unavailable_reason()
     if reason:
         raise InputError(f"the {stack} stack cannot run here: {reason}")
     chosen = select(generate(spec).vectors, vectors)
     if not chosen:
         raise InputError(f"no vector matches --vectors {vectors!r}")
-    started, interrupted = time.monotonic(), []
+    started = time.monotonic()
+    interrupted: list[str] = []
     outcomes = run_suite(spec, chosen, module, judged_by, settings or Settings(), out or Path("conformance-runs"),
                          keep_all=keep_all, progress=progress, interrupted=interrupted)
     return ConformanceRun(stack, judged_by, outcomes, time.monotonic() - started, tuple(getattr(module, "FINDINGS", ())),

@@ -23,85 +23,32 @@ from __future__ import annotations
 import gc
 import time
 from array import array
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import cast
 
-from tcpmodel.engine.fastexplore import explore_packed, peak_rss
+from tcpmodel.engine.exploration import (
+    Bounds,
+    Exploration,
+    L,
+    Model,
+    PackedModel,
+    Progress,
+    S,
+    peak_rss,
+)
+from tcpmodel.engine.fastexplore import explore_packed
 
-
-@dataclass
-class Exploration:
-    states: list  # index -> state, in BFS order
-    parent: array  # index -> parent index (-1 for initial states)
-    offsets: array  # edges of state k: targets[offsets[k]:offsets[k + 1]]
-    targets: array
-    tags: bytearray = field(default_factory=bytearray)  # per transition, when the model tags edges
-    transitions: int = 0
-    complete: bool = False
-    stop_reason: str = ""
-    seconds: float = 0.0
-    depth: int = 0
-    index: dict = field(default_factory=dict)
-    packed: bool = False  # explored by the packed (batched) search
-    store_bytes: int = 0  # memory of the stored states: codes, hash index, parents
-    edge_bytes: int = 0  # memory of the edge list: offsets, targets and tags
-    peak_rss: int = 0  # the process's peak resident set size when the search ended, in bytes
-
-    @property
-    def count(self) -> int:
-        return len(self.states)
-
-    def successors_of(self, k: int, without_tag: int = 0) -> list[int]:
-        """The successors of state k; with ``without_tag``, only along edges not tagged so."""
-        start, end = int(self.offsets[k]), int(self.offsets[k + 1])
-        if not without_tag:
-            return [int(j) for j in self.targets[start:end]]
-        tags, targets = self.tags, self.targets
-        return [int(targets[e]) for e in range(start, end) if tags[e] != without_tag]
-
-    def path_to(self, k: int) -> list[int]:
-        path = []
-        while k >= 0:
-            path.append(int(k))
-            k = self.parent[k]
-        return path[::-1]
+__all__ = ["Bounds", "Exploration", "Model", "explore"]  # Bounds and Exploration live in engine.exploration
 
 
-class Bounds:
-    """When to stop early. Exceeding a bound leaves ``Exploration.complete`` false.
-
-    ``max_memory`` (bytes) is compared with the process's peak resident set size every 1,024
-    states (state by state) or after every batch (packed): a soft bound, overshot by at most what
-    one batch allocates. It bounds the search; the liveness analysis that follows a complete
-    search needs a few bytes per transition more (at the default scenario: 170 MB, 3.3 bytes per
-    transition, on top of 648 MB)."""
-
-    def __init__(self, max_states: int | None = None, max_seconds: float | None = None, max_memory: int | None = None):
-        self.max_states = max_states
-        self.max_seconds = max_seconds
-        self.max_memory = max_memory
-
-    def describe_memory(self) -> str:
-        return format_bytes(self.max_memory) if self.max_memory is not None else "no bound"
-
-    def exceeded(self, seconds: float) -> str:
-        """Why the search must stop after running ``seconds`` (time or memory), or ""."""
-
-        if self.max_seconds is not None and seconds > self.max_seconds:
-            return f"--max-seconds {self.max_seconds:g} reached"
-        if self.max_memory is not None and peak_rss() > self.max_memory:
-            return f"--max-memory {self.describe_memory()} reached"
-        return ""
-
-
-def format_bytes(n: int) -> str:
-    """1536 -> "1.5K", 2 * 2**30 -> "2G" (binary units, as --max-memory takes them)."""
-    for unit, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.3g}{unit}"
-    return f"{n}B"
-
-
-def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=None, progress=None, edge_tag=None) -> Exploration:
+def explore(
+    model: Model[S, L],
+    bounds: Bounds | None = None,
+    on_state: Callable[[int, S], None] | None = None,
+    on_transition: Callable[[int, L, int, S, S], None] | None = None,
+    progress: Progress | None = None,
+    edge_tag: Callable[[L], int] | None = None,
+) -> Exploration[S]:
     """Explore every state reachable from ``model.initial_states()``.
 
     ``on_state(k, state)`` sees each new state once; ``on_transition(k, label, j, state,
@@ -112,8 +59,9 @@ def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=No
     """
     bounds = bounds or Bounds()
     if hasattr(model, "expand") and on_state is None and on_transition is None and edge_tag is None:
-        result = Exploration([], array("i"), array("q", [0]), array("I"), packed=True)
-        return explore_packed(model, result, bounds, progress)
+        packed = cast("PackedModel[S]", model)  # a model with expand() offers the whole packed interface
+        result: Exploration[S] = Exploration([], array("i"), array("q", [0]), array("I"), packed=True)
+        return explore_packed(packed, result, bounds, progress)
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -124,17 +72,24 @@ def explore(model, bounds: Bounds | None = None, on_state=None, on_transition=No
             gc.enable()
 
 
-def _explore(model, bounds: Bounds, on_state, on_transition, progress, edge_tag) -> Exploration:
+def _explore(
+    model: Model[S, L],
+    bounds: Bounds,
+    on_state: Callable[[int, S], None] | None,
+    on_transition: Callable[[int, L, int, S, S], None] | None,
+    progress: Progress | None,
+    edge_tag: Callable[[L], int] | None,
+) -> Exploration[S]:
     started = time.monotonic()
-    index: dict = {}
-    states: list = []
+    index: dict[S, int] = {}
+    states: list[S] = []
     parent = array("i")
     offsets = array("q", [0])
     targets = array("I")
     tags = bytearray()
     result = Exploration(states, parent, offsets, targets, tags=tags, index=index)
 
-    def add(state, from_k: int) -> int:
+    def add(state: S, from_k: int) -> int:
         k = len(states)
         index[state] = k
         states.append(state)

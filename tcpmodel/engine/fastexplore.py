@@ -23,14 +23,17 @@ batches (a batch takes well under a second).
 
 from __future__ import annotations
 
-import resource
 import signal
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any, Generic, cast
 
 import numpy as np
+import numpy.typing as npt
 
+from tcpmodel.engine.exploration import Bounds, Codes, Committing, Exploration, Numbering, PackedModel, Progress, S, StateList, peak_rss
 from tcpmodel.engine.inttable import StateStore, mapped, physical_memory
 
 BATCH = 16384  # states expanded per batch
@@ -42,7 +45,7 @@ class Growable:
     spare room costs no memory (a doubling array would hold up to twice its size resident).
     Where such a mapping cannot be made, an array grown by half in place (``ndarray.resize``)."""
 
-    def __init__(self, dtype):
+    def __init__(self, dtype: npt.DTypeLike):
         self.dtype = np.dtype(dtype)
         self.size = 0
         data = mapped(physical_memory() // self.dtype.itemsize, self.dtype)
@@ -58,7 +61,7 @@ class Growable:
         self.data[self.size:end] = values
         self.size = end
 
-    def last(self):
+    def last(self) -> Any:
         return self.data[self.size - 1]
 
     def array(self) -> np.ndarray:
@@ -74,58 +77,55 @@ class Growable:
         return self.size * self.dtype.itemsize if self.mapped else self.data.nbytes
 
 
-class PackedStates:
+class PackedStates(Generic[S]):  # noqa: PLW1641 (compared with lists of states, never hashed)
     """The explored states, by number: stored as codes, decoded on access."""
 
-    def __init__(self, model, codes: np.ndarray):
+    def __init__(self, model: PackedModel[S], codes: Codes):
         self.model = model
         self.codes = codes
 
     def __len__(self) -> int:
         return len(self.codes)
 
-    def __getitem__(self, k: int):
+    def __getitem__(self, k: int) -> S:
         return self.model.decode(int(self.codes[k]))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[S]:
         for code in self.codes.tolist():
             yield self.model.decode(code)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Iterable):
+            return NotImplemented
         return list(self) == list(other)
 
 
-class PackedIndex:
+class PackedIndex(Generic[S]):
     """state -> number, by looking the state's code up in the store."""
 
-    def __init__(self, model, store: StateStore):
+    def __init__(self, model: PackedModel[S], store: StateStore):
         self.model = model
         self.store = store
 
-    def get(self, state, default=None):
+    def get(self, state: S, default: int | None = None) -> int | None:
         found = int(self.store.lookup(np.array([self.model.encode(state)], dtype=np.uint64))[0])
         return default if found < 0 else found
 
-    def __getitem__(self, state) -> int:
+    def __getitem__(self, state: S) -> int:
         found = self.get(state)
         if found is None:
             raise KeyError(state)
         return found
 
-    def __contains__(self, state) -> bool:
+    def __contains__(self, state: S) -> bool:
         return self.get(state) is not None
 
     def __len__(self) -> int:
         return self.store.count
 
 
-def peak_rss() -> int:
-    """The peak resident set size of this process so far, in bytes."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 @contextmanager
-def deferred_interrupt():
+def deferred_interrupt() -> Iterator[None]:
     """Hold Ctrl-C back while the explorer's arrays are being made consistent."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -140,7 +140,7 @@ def deferred_interrupt():
             raise KeyboardInterrupt
 
 
-def explore_packed(model, result, bounds, progress=None):
+def explore_packed(model: PackedModel[S], result: Exploration[S], bounds: Bounds, progress: Progress | None = None) -> Exploration[S]:
     """Fill ``result`` (an ``explore.Exploration``) by a batched search of ``model``."""
     started = time.monotonic()
     store = StateStore()
@@ -149,7 +149,7 @@ def explore_packed(model, result, bounds, progress=None):
     initial = list(dict.fromkeys(model.initial_codes()))
     with deferred_interrupt():
         _number(model, store, np.array(initial, dtype=np.uint64), parent, np.full(len(initial), -1, dtype=np.int32))
-    has_commit = hasattr(model, "commit")
+    committing = model if isinstance(model, Committing) else None
     next_report = started + 0.5
     head, level_end = 0, store.count
     try:
@@ -184,8 +184,8 @@ def explore_packed(model, result, bounds, progress=None):
                 if edge_tags is not None:
                     tags.extend(edge_tags[:end])
                 offsets.extend(offsets.last() + np.cumsum(counts[:kept]))
-                if has_commit:
-                    model.commit(head, kept)
+                if committing is not None:
+                    committing.commit(head, kept)
                 head += kept
             if result.stop_reason:
                 break
@@ -211,15 +211,15 @@ def explore_packed(model, result, bounds, progress=None):
     return result
 
 
-def _number(model, store: StateStore, codes: np.ndarray, parent: Growable, parents: np.ndarray) -> None:
+def _number(model: PackedModel[S], store: StateStore, codes: Codes, parent: Growable, parents: npt.NDArray[np.int32]) -> None:
     first = store.count
     store.add(codes)
     parent.extend(parents)
-    if len(codes) and hasattr(model, "new_states"):
+    if len(codes) and isinstance(model, Numbering):
         model.new_states(codes, first)
 
 
-def _first_appearances(codes: np.ndarray):
+def _first_appearances(codes: Codes) -> tuple[Codes, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """The distinct codes in order of first appearance, the position of each one's first
     appearance, and for every code the rank of its distinct value in that order."""
     if not len(codes):
@@ -238,7 +238,18 @@ def _first_appearances(codes: np.ndarray):
     return codes[first_seen], first_seen, inverse
 
 
-def _fill(result, model, store, parent, offsets, targets, tags, head, started, final=False) -> None:
+def _fill(
+    result: Exploration[S],
+    model: PackedModel[S],
+    store: StateStore,
+    parent: Growable,
+    offsets: Growable,
+    targets: Growable,
+    tags: Growable,
+    head: int,
+    started: float,
+    final: bool = False,
+) -> None:
     result.transitions = targets.size
     result.seconds = time.monotonic() - started
     if final:
@@ -250,7 +261,8 @@ def _fill(result, model, store, parent, offsets, targets, tags, head, started, f
         result.states = PackedStates(model, store.codes[:store.count])
         result.index = PackedIndex(model, store)
     else:
-        result.states = range(store.count)  # only its length is read while the search runs
+        # only its length is read while the search runs
+        result.states = cast("StateList[S]", range(store.count))
     result.store_bytes = store.nbytes + parent.nbytes
     result.edge_bytes = offsets.nbytes + targets.nbytes + tags.nbytes
     result.peak_rss = peak_rss()

@@ -67,10 +67,7 @@ def reverse_edges(ex: Exploration) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     while low < n:
         high = int(np.searchsorted(starts, starts[low] + REVERSE_BUCKET, side="right")) - 1
         high = min(max(high, low + 1), n)
-        if (low, high) == (0, n):
-            chosen = np.arange(len(targets), dtype=np.uint64)
-        else:
-            chosen = np.flatnonzero((targets >= low) & (targets < high)).view(np.uint64)
+        chosen = np.arange(len(targets), dtype=np.uint64) if (low, high) == (0, n) else np.flatnonzero((targets >= low) & (targets < high)).view(np.uint64)
         keys = targets[chosen].astype(np.uint64)
         keys <<= np.uint64(32)
         keys |= chosen
@@ -260,7 +257,7 @@ def _closed_components(ex: Exploration, stuck: np.ndarray, without_tag: int) -> 
     keep = inside[ends]
     region: list[int] = stuck.tolist()
     successors: dict[int, list[int]] = {k: [] for k in region}
-    for k, j in zip(sources[keep].tolist(), ends[keep].tolist()):
+    for k, j in zip(sources[keep].tolist(), ends[keep].tolist(), strict=True):
         successors[k].append(j)
     number: dict[int, int] = {}
     low: dict[int, int] = {}

@@ -21,6 +21,7 @@ correctly without a Python loop.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 
@@ -48,10 +49,8 @@ def mapped(size: int, dtype) -> np.ndarray | None:
     except (OSError, ValueError, OverflowError, AttributeError):
         return None
     if hasattr(region, "madvise") and hasattr(mmap, "MADV_HUGEPAGE"):
-        try:
+        with contextlib.suppress(OSError):
             region.madvise(mmap.MADV_HUGEPAGE)
-        except OSError:
-            pass
     return np.frombuffer(region, dtype=dtype)
 
 

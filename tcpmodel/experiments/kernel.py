@@ -121,7 +121,8 @@ def measure_time_wait(quick: bool, poll: float, progress=_silent) -> dict:
             raise RuntimeError("the server read data instead of the end of the stream")
         closed_at = time.monotonic()
         server.close()  # the passive close: on lo the client's last ACK follows at once
-    first = last = None  # (read started, read ended) of the first and last read showing TIME-WAIT
+    first: tuple[float, float] | None = None  # (read started, read ended) of the first and last read showing TIME-WAIT
+    last: tuple[float, float] | None = None
     found: dict = {}
     shown = closed_at
     while True:
@@ -143,6 +144,7 @@ def measure_time_wait(quick: bool, poll: float, progress=_silent) -> dict:
                         "kernel_timer_after_seconds": entry.timer_seconds, "poll_seconds": poll,
                         "time_wait_sysctls": time_wait_sysctls()}
         elif first is not None:
+            assert last is not None  # set with first
             low, high = last[0] - first[1], ended - closed_at
             return {**found, "seconds": round((low + high) / 2, 3), "resolution_seconds": round((high - low) / 2, 3),
                     "seconds_min": round(low, 3), "seconds_max": round(high, 3), "poll_seconds": poll,

@@ -124,7 +124,8 @@ def measure_server_time_waits(count: int) -> dict:
                 raise RuntimeError("the client read data instead of the end of the stream")
             client.close()
         time.sleep(0.2)
-        after = {"sockstat": sockstat(), "fds": open_descriptors(), "slab": slab("tw_sock_TCP")}
+        tw_slab = slab("tw_sock_TCP")
+        after = {"sockstat": sockstat(), "fds": open_descriptors(), "slab": tw_slab}
         waiting = [e for e in tcp_table() if e.state == TIME_WAIT]
     full = slab("TCP")
     return {
@@ -133,7 +134,7 @@ def measure_server_time_waits(count: int) -> dict:
         "after": after,
         "time_wait_on_server_port": sum(1 for e in waiting if e.local[1] == port),
         "time_wait_elsewhere": sum(1 for e in waiting if e.local[1] != port),
-        "tw_sock_bytes": after["slab"]["object_bytes"] if after["slab"] else None,
+        "tw_sock_bytes": tw_slab["object_bytes"] if tw_slab else None,
         "full_socket_bytes": full["object_bytes"] if full else None,
         "tcp_max_tw_buckets": int(read_sysctl("net.ipv4.tcp_max_tw_buckets")),
         "default_port_range": read_sysctl("net.ipv4.ip_local_port_range"),  # a fresh namespace's, not set here
@@ -158,7 +159,7 @@ def measure_ports_per_destination() -> dict:
         try:
             socket.create_connection(first, timeout=5).close()
         except OSError as exc:
-            refused = errno.errorcode.get(exc.errno, str(exc.errno))
+            refused = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno is not None else str(exc.errno)
         other = socket.create_connection(second, timeout=5)
         other_port = other.getsockname()[1]
         two.accept()[0].close()
@@ -176,7 +177,7 @@ def sockstat() -> dict:
         for line in f:
             if line.startswith("TCP:"):
                 fields = line.split()[1:]
-                return {k: int(v) for k, v in zip(fields[::2], fields[1::2])}
+                return {k: int(v) for k, v in zip(fields[::2], fields[1::2], strict=False)}  # name value pairs; an odd field left out
     return {}
 
 
@@ -201,7 +202,7 @@ def relative_segments(frames) -> list[dict]:
     """The captured TCP segments, sequence numbers relative to the ISN of the side that sent the SYN."""
 
     segments = [s for s in (decode_frame(1, frame) for _, _, frame in frames) if s is not None]
-    isn = {}
+    isn: dict[int, int] = {}  # port -> the ISN of the side that sent a SYN from it
     for s in segments:
         if s.flags & SYN:
             isn.setdefault(s.source[1], s.seq)

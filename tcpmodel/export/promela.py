@@ -122,7 +122,7 @@ class _Writer(StepWriter):
             guard = f"ch[{c}].n > 0"
             if not self.f.has_absolute:
                 return [self.option(f"deliver ch[{c}].s[0]", guard, plain)]
-            lines = ["/* deliver ch[%d].s[0], an absolute SEQ: once per distinct outcome */" % c, "atomic {"]
+            lines = [f"/* deliver ch[{c}].s[0], an absolute SEQ: once per distinct outcome */", "atomic {"]
             lines += indent([f"{guard} && {absolute} != 0;"] + views) + ["}"]
             return [self.option(f"deliver ch[{c}].s[0]", f"{guard} && {absolute} == 0", plain), lines]
         choose = ["if", ":: dpos = 0;"] + [f":: ch[{c}].n > {q} && !({self.same(c, q, q - 1)}) -> dpos = {q};" for q in range(1, self.scenario.capacity)]
@@ -142,7 +142,8 @@ class _Writer(StepWriter):
     def visit(self, i: int) -> list[str]:
         """Visit the distinct candidates in increasing (unsigned) order; mark each whose outcome is new."""
         smallest = ["w_best = -1;", "w_k = 0;", "do", ":: w_k < NCAND ->"]
-        smallest += indent(if_([("(!w_visited || UNS(w_cand[w_k]) > UNS(w_last)) && (w_best < 0 || UNS(w_cand[w_k]) < UNS(w_cand[w_best]))", ["w_best = w_k;"])]) + ["w_k++;"])
+        smaller = "(!w_visited || UNS(w_cand[w_k]) > UNS(w_last)) && (w_best < 0 || UNS(w_cand[w_k]) < UNS(w_cand[w_best]))"
+        smallest += indent(if_([(smaller, ["w_best = w_k;"])]) + ["w_k++;"])
         smallest += [":: else -> break;", "od;"]
         same = ["w_hits[w_h].rule == w_rule", "w_hits[w_h].nst == w_st", "w_hits[w_h].nout == w_nout"]
         tcb = " && ".join(f"w_hits[w_h].v[{n}] == n_{self.field[v.name]}" for n, v in enumerate(self.spec.variables)) or "1"
@@ -180,7 +181,7 @@ class _Writer(StepWriter):
         for t in timers:
             body += if_([(f"{t} > 0", [f"{t} = {t} - 1;"])])
         for c in (0, 1):
-            keep = ["w_t = ch[%d].s[w_j].age + 1;" % c] + self.move(f"ch[{c}].s[w_k]", f"ch[{c}].s[w_j]") + [f"ch[{c}].s[w_k].age = w_t;", "w_k++;"]
+            keep = [f"w_t = ch[{c}].s[w_j].age + 1;"] + self.move(f"ch[{c}].s[w_k]", f"ch[{c}].s[w_j]") + [f"ch[{c}].s[w_k].age = w_t;", "w_k++;"]
             body += ["w_j = 0;", "w_k = 0;", "do", f":: w_j < ch[{c}].n ->"]
             body += indent(if_([(f"ch[{c}].s[w_j].age + 1 < {self.scenario.msl}", keep)]) + ["w_j++;"]) + [":: else -> break;", "od;"]
             body += ["w_j = w_k;", "do", f":: w_j < ch[{c}].n ->"] + indent(self.clear(f"ch[{c}].s[w_j]") + ["w_j++;"]) + [":: else -> break;", "od;"]
@@ -250,7 +251,8 @@ class _Writer(StepWriter):
             lines.append(f"int vmask[{self.masks}];  /* zero in every stored state */")
         if self.reordering and scenario.capacity > 1:
             lines.append("byte dpos;  /* the position a delivery takes from: zero in every stored state */")
-        scratch = ["int w_rule;", "int w_st;", "int w_restart;", "int w_nout;", "int w_isn;", "int w_t;", "int w_j;", "int w_k;", "int w_first;", "int w_start;", "int w_stop;",
+        scratch = ["int w_rule;", "int w_st;", "int w_restart;", "int w_nout;", "int w_isn;", "int w_t;", "int w_j;", "int w_k;", "int w_first;",
+                   "int w_start;", "int w_stop;",
                    "int sg_seq;", "int sg_ack;", "int sg_flags;", "int sg_data;", "int sg_gen;", "int sg_cause;", "int sg_age;",
                    "int nw_seq;", "int nw_ack;", "int nw_flags;", "int nw_data;", "int nw_gen;", "int nw_cause;", "int nw_age;",
                    f"Segment w_out[{sends}];"] + [f"int n_{self.field[v.name]};" for v in spec.variables]

@@ -50,21 +50,21 @@ def literal(value: int) -> str:
     return "INT_MIN" if value == -HALF else str(value)
 
 
-def translate(node: ex.Node, resolve, seq: bool = False) -> str:
+def translate(node: ex.Node, resolve: ex.Resolve, seq: bool = False) -> str:
     """Promela source for ``node``; ``resolve(name, primed)`` gives the source of a name and
     ``resolve(name, False, state=True)`` the number of a state. ``seq``: the value is used as a
     sequence number, so a literal may be any 32-bit pattern."""
     k = node.kind
     if k == "int":
-        if not -HALF <= node.value < (MODULUS if seq else HALF):
+        if not -HALF <= node.number < (MODULUS if seq else HALF):
             raise InputError(f"the literal {node.value} does not fit in a 32-bit int: the Promela export cannot hold it")
-        return literal(node.value)
+        return literal(node.number)
     if k == "bool":
         return "1" if node.value else "0"
     if k == "state":
-        return resolve(node.value, False, state=True)
+        return resolve(node.text, False, state=True)
     if k == "name":
-        return resolve(node.value, node.primed)
+        return resolve(node.text, node.primed)
     wide = node.type == ex.SEQ or (k in ("binop", "call") and any(a.type == ex.SEQ for a in node.args))
     src = [translate(a, resolve, wide) for a in node.args]
     if k == "and":
@@ -76,12 +76,12 @@ def translate(node: ex.Node, resolve, seq: bool = False) -> str:
     if k == "neg":
         return f"(-{src[0]})"
     if k == "call":
-        return CALLS[node.value].format(*src)
+        return CALLS[node.text].format(*src)
     a, b = node.args
     op = node.value
     if op in ("<", "<=", ">", ">=", "==", "!=") and ex.SEQ in (a.type, b.type):
         for side in (a, b):
-            if side.kind == "int" and not 0 <= side.value < MODULUS:
+            if side.kind == "int" and not 0 <= side.number < MODULUS:
                 raise InputError(f"a sequence number compared with {side.value}, which is no 32-bit sequence number: the Promela export cannot say it")
         if op not in ("==", "!="):
             return f"(UNS({src[0]}) {op} UNS({src[1]}))"

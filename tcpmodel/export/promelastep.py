@@ -22,12 +22,12 @@ from tcpmodel.export.promelaexpr import literal, translate
 from tcpmodel.language.expressions import SEQ
 
 SEGMENT_FIELDS = ("flags", "seq", "ack", "data", "gen", "cause", "age")  # Python's tuple order, less window
-RESERVED = set(
-    "active assert atomic bit bool break byte chan d_step do else empty enabled eval fi full goto hidden if "
-    "init inline int len local mtype nempty never nfull od of printf priority proctype provided run short "
-    "skip timeout typedef unless unsigned true false select for in end accept progress ltl "
-    "st opens sent closed timer peer_gen passive_closer delivered ended".split()
-)
+RESERVED = {
+    "active", "assert", "atomic", "bit", "bool", "break", "byte", "chan", "d_step", "do", "else", "empty", "enabled", "eval", "fi", "full", "goto",
+    "hidden", "if", "init", "inline", "int", "len", "local", "mtype", "nempty", "never", "nfull", "od", "of", "printf", "priority", "proctype",
+    "provided", "run", "short", "skip", "timeout", "typedef", "unless", "unsigned", "true", "false", "select", "for", "in", "end", "accept", "progress", "ltl",
+    "st", "opens", "sent", "closed", "timer", "peer_gen", "passive_closer", "delivered", "ended",  # and names the export gives its own variables
+}
 
 
 def bits(largest: int) -> int:

@@ -43,11 +43,12 @@ from tcpmodel.export.common import (
 from tcpmodel.language import expressions as ex
 from tcpmodel.language.spec import SEGMENT
 
-RESERVED = set(
-    "ASSUME ASSUMPTION AXIOM CASE CHOOSE CONSTANT CONSTANTS DOMAIN ELSE ENABLED EXCEPT EXTENDS IF IN INSTANCE LET LOCAL "
-    "MODULE OTHER SF_ SUBSET THEN THEOREM UNCHANGED UNION VARIABLE VARIABLES WF_ WITH BOOLEAN TRUE FALSE STRING "
-    "tcb st opens sent closed timer peer_gen passive_closer delivered ended".split()
-)
+RESERVED = {
+    "ASSUME", "ASSUMPTION", "AXIOM", "CASE", "CHOOSE", "CONSTANT", "CONSTANTS", "DOMAIN", "ELSE", "ENABLED", "EXCEPT", "EXTENDS", "IF", "IN", "INSTANCE",
+    "LET", "LOCAL", "MODULE", "OTHER", "SF_", "SUBSET", "THEN", "THEOREM", "UNCHANGED", "UNION", "VARIABLE", "VARIABLES", "WF_", "WITH", "BOOLEAN",
+    "TRUE", "FALSE", "STRING",
+    "tcb", "st", "opens", "sent", "closed", "timer", "peer_gen", "passive_closer", "delivered", "ended",  # and names the export gives its own variables
+}
 CALLS = {
     "seq_lt": "SeqLt({0}, {1})", "seq_le": "SeqLe({0}, {1})", "seq_gt": "SeqLt({1}, {0})", "seq_ge": "SeqLe({1}, {0})",
     "in_window": "InWindow({0}, {1}, {2})", "min": "(IF {0} <= {1} THEN {0} ELSE {1})", "max": "(IF {0} >= {1} THEN {0} ELSE {1})",
@@ -115,7 +116,7 @@ class _Writer:
         self.module = re.sub(r"\W", "_", self.spec.name)
         if not self.module[0].isalpha():
             self.module = "M" + self.module
-        self.field = {}
+        self.field: dict[str, str] = {}  # variable -> its field in TLA+
         for v in self.spec.variables:
             name = re.sub(r"\W", "_", v.name)
             if not name[0].isalpha() or name in RESERVED or name.startswith("n_"):
@@ -134,15 +135,15 @@ class _Writer:
     def expr(self, node: ex.Node, primes: str = "n_") -> str:
         k = node.kind
         if k == "int":
-            if not -HALF <= node.value < MODULUS:
+            if not -HALF <= node.number < MODULUS:
                 raise InputError(f"the literal {node.value} does not fit in 32 bits: the TLA+ export cannot hold it")
-            return self.literal(node.value)
+            return self.literal(node.number)
         if k == "bool":
             return "TRUE" if node.value else "FALSE"
         if k == "state":
             return f'"{node.value}"'
         if k == "name":
-            return self.name(node.value, node.primed, primes)
+            return self.name(node.text, node.primed, primes)
         src = [self.expr(a, primes) for a in node.args]
         if k in ("and", "or"):
             return f"({src[0]} {AND if k == 'and' else OR} {src[1]})"
@@ -151,7 +152,7 @@ class _Writer:
         if k == "neg":
             return f"(-{src[0]})"
         if k == "call":
-            return CALLS[node.value].format(*src)
+            return CALLS[node.text].format(*src)
         a, b = node.args
         op = node.value
         if op == "+" and node.type == ex.SEQ:
@@ -223,7 +224,8 @@ class _Writer:
                 if guard == "TRUE":
                     chain = [f"\\* {rule.name}"] + body
                 else:
-                    chain = [f"IF {guard} \\* {rule.name}", "THEN " + body[0]] + ["     " + b for b in body[1:]] + ["ELSE " + chain[0]] + ["     " + c for c in chain[1:]]
+                    chain = ([f"IF {guard} \\* {rule.name}", "THEN " + body[0]] + ["     " + b for b in body[1:]]
+                             + ["ELSE " + chain[0]] + ["     " + c for c in chain[1:]])
             arms.append((f't.st = "{state}"', chain))
         name = f"Step_{identifier(event)}(t, s, isn)"
         if not arms:
@@ -242,7 +244,8 @@ class _Writer:
 
     def after(self, i: int, e: str, h: str, kind: str, event: str, seen: str, restarts: str) -> str:
         """The endpoint after a step: the observer's ghost fields (Observer.advance), the TCB, the timers."""
-        orderly = {"segment": f"~Flag({seen}.flags, 4) /\\ ~Flag({seen}.flags, 2)", "timer": "TRUE" if event == "TIME-WAIT TIMEOUT" else "FALSE"}.get(kind, "FALSE")
+        orderly = {"segment": f"~Flag({seen}.flags, 4) /\\ ~Flag({seen}.flags, 2)",
+                   "timer": "TRUE" if event == "TIME-WAIT TIMEOUT" else "FALSE"}.get(kind, "FALSE")
         if kind == "segment":
             other = f"IF {e}.tcb.st \\in Opening THEN [{e} EXCEPT !.peer_gen = {seen}.gen, !.ended = 0] " \
                     f"ELSE [{e} EXCEPT !.delivered = @ + Octets({e}.tcb, {h}.tcb, {seen})]"
@@ -286,7 +289,7 @@ class _Writer:
             running = f"Running{k + 1}({e}.tcb)"
             due = [running, f"{e}.timer[{k + 1}] = 0"] if self.timed else [running] + self.untimed_condition(i, k)
             isn = self.isn(i, f"{e}.opens")
-            restarts = "h.rs \\cup {%d}" % (k + 1)
+            restarts = "h.rs \\cup {%d}" % (k + 1)  # noqa: UP031 - the braces are TLA+'s
             body = [f"LET h == Step_{identifier(event)}({e}.tcb, NoSegment, {isn})",
                     f'IN  /\\ Assert(h.rule # -1, "no rule handles {event}")',
                     f"    /\\ h.out = <<>> \\/ Size(ch[{n}]) < CAP   \\* a retransmission waits for room",
@@ -329,8 +332,8 @@ class _Writer:
     def tick(self) -> list[tuple[str, list]]:
         count = len(self.spec.timers)
         timers = [f"ep[{i}].timer[{k}]" for i in (1, 2) for k in range(1, count + 1)]
-        countdown = ("[i \\in 1..2 |-> [ep[i] EXCEPT !.timer = [k \\in 1..%d |-> "
-                     "IF ep[i].timer[k] > 0 THEN ep[i].timer[k] - 1 ELSE ep[i].timer[k]]]]") % count
+        countdown = (f"[i \\in 1..2 |-> [ep[i] EXCEPT !.timer = [k \\in 1..{count} |-> "
+                     "IF ep[i].timer[k] > 0 THEN ep[i].timer[k] - 1 ELSE ep[i].timer[k]]]]")
         counting = "(" + f" {OR} ".join([f"{t} > 0" for t in timers] + ["Size(ch[1]) > 0", "Size(ch[2]) > 0"]) + ")"
         return [("tick", [f"{t} # 0" for t in timers] + [counting, f"ep' = {countdown}", "ch' = <<Aged(ch[1]), Aged(ch[2])>>"])]
 

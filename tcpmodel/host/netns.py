@@ -282,7 +282,7 @@ def _sigterm_raises():
     Only in the main thread and only when SIGTERM has its default action: a program with a
     handler of its own keeps it. The default comes back when the last namespace is gone.
     """
-    global _sigterm_users
+    global _sigterm_users  # noqa: PLW0603 - one count for the process, kept under _sigterm_lock
     if threading.current_thread() is not threading.main_thread():
         yield
         return

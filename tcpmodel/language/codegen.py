@@ -20,8 +20,10 @@ from tcpmodel.base.flags import SPEC_FLAG_BITS
 from tcpmodel.language import expressions as ex
 from tcpmodel.language.spec import SEGMENT, Spec
 
-# dispatch(t, s, e) -> (rule index, new TCB, segments sent, timers restarted), or None
-Dispatch = Callable[[tuple, tuple, tuple], "tuple[int, tuple, tuple, tuple] | None"]
+# (rule index, new TCB, segments sent, timers restarted)
+Fired = tuple[int, tuple, tuple, tuple]
+# dispatch(t, s, e) -> Fired, or None; s is None for a user call or a timeout
+Dispatch = Callable[[tuple, "tuple | None", tuple], "Fired | None"]
 
 SEGMENT_SOURCE = {
     "SEG.SEQ": "s[1]",
@@ -106,7 +108,8 @@ class CompiledSpec:
                 new_vars = ", ".join(str(v) for v in self.initial_vars)
             else:
                 new_vars = ", ".join(f"p{i}" for i in range(1, len(self.var_index) + 1))
-            new_tcb = f"({self.state_index[target]}, {new_vars}{',' if len(self.var_index) == 1 else ''})" if self.var_index else f"({self.state_index[target]},)"
+            new_tcb = (f"({self.state_index[target]}, {new_vars}{',' if len(self.var_index) == 1 else ''})" if self.var_index
+                       else f"({self.state_index[target]},)")
             sends = []
             for send in rule.sends:
                 seq = seqnum.INLINE["wrap"].format(self._py(send.seq))
@@ -121,20 +124,20 @@ class CompiledSpec:
         source = "\n".join(lines) + "\n"
         self.sources[(self.state_index[state], event)] = source
         namespace = {"__builtins__": {}, **seqnum.RUNTIME}
-        exec(compile(source, f"<spec {self.spec.name}: {state} on {event}>", "exec"), namespace)  # noqa: S102 - generated from the checked AST
+        exec(compile(source, f"<spec {self.spec.name}: {state} on {event}>", "exec"), namespace)  # source generated from the checked AST
         return namespace["dispatch"]
 
     def _compile_predicate(self, node: ex.Node):
         source = "\n".join(["def predicate(t):"] + self._header() + [f"    return {self._py(node)}"]) + "\n"
         namespace = {"__builtins__": {}, **seqnum.RUNTIME}
-        exec(compile(source, f"<spec {self.spec.name}: timer>", "exec"), namespace)  # noqa: S102
+        exec(compile(source, f"<spec {self.spec.name}: timer>", "exec"), namespace)  # source generated from the checked AST
         return namespace["predicate"]
 
 
 def evaluate_constant(node: ex.Node, values: dict[str, int]) -> int:
     """Evaluate a closed integer expression (a timer duration) with the given names."""
     source = ex.to_python(node, lambda name, primed, state=False: str(values[name]))
-    return eval(compile(source, "<duration>", "eval"), {"__builtins__": {}})  # noqa: S307 - generated from the checked AST
+    return eval(compile(source, "<duration>", "eval"), {"__builtins__": {}})  # source generated from the checked AST
 
 
 def is_segment_event(event: str) -> bool:

@@ -18,7 +18,9 @@ A name written with a trailing prime (``RCV.NXT'``) means the value after the ru
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tcpmodel.base import seqnum
 from tcpmodel.base.errors import InputError, did_you_mean
@@ -26,7 +28,7 @@ from tcpmodel.base.errors import InputError, did_you_mean
 SEQ, INT, BOOL, STATE, LIT = "seq", "int", "bool", "state", "lit"
 
 # name -> (argument types, result type); LIT arguments accept int or seq.
-FUNCTIONS = {
+FUNCTIONS: dict[str, tuple[tuple[str, ...], str] | None] = {
     "seq_lt": ((SEQ, SEQ), BOOL),
     "seq_le": ((SEQ, SEQ), BOOL),
     "seq_gt": ((SEQ, SEQ), BOOL),
@@ -47,9 +49,21 @@ MAX_DIGITS = 20
 class Node:
     kind: str  # int bool name state call binop not neg and or
     value: int | bool | str | None = None  # literal value, name, operator or function name
-    args: tuple = ()
+    args: tuple[Node, ...] = ()
     type: str = ""
     primed: bool = False
+
+    @property
+    def text(self) -> str:
+        """The name, state, operator or function name of a name, state, binop or call node."""
+        assert isinstance(self.value, str), self
+        return self.value
+
+    @property
+    def number(self) -> int:
+        """The value of an integer literal."""
+        assert isinstance(self.value, int) and not isinstance(self.value, bool), self
+        return self.value
 
 
 @dataclass
@@ -80,7 +94,8 @@ _TOKEN = re.compile(
 
 
 def _tokenize(text: str, states: tuple[str, ...]) -> list[tuple[str, str, int]]:
-    tokens, pos = [], 0
+    tokens: list[tuple[str, str, int]] = []
+    pos = 0
     by_length = sorted(states, key=len, reverse=True)
     while pos < len(text):
         if text[pos].isspace():
@@ -95,6 +110,7 @@ def _tokenize(text: str, states: tuple[str, ...]) -> list[tuple[str, str, int]]:
         if not m or m.end() == pos:
             raise InputError(f"unexpected character {text[pos]!r} at column {pos + 1} in {text!r}")
         kind = m.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         if kind == "num" and len(m.group(kind)) > MAX_DIGITS:
             raise InputError(f"number too long at column {m.start(kind) + 1} in {text[:40]!r}...")
         tokens.append((kind, m.group(kind), m.start(kind)))
@@ -281,14 +297,15 @@ def _check(node: Node, scope: Scope, text: str) -> Node:
         if n.kind == "state":
             return Node("state", n.value, type=STATE)
         if n.kind == "name":
-            sym = scope.symbols.get(n.value)
+            sym = scope.symbols.get(n.text)
             if sym is None:
-                raise fail(f'unknown name "{n.value}"{did_you_mean(n.value, scope.symbols)}')
+                raise fail(f'unknown name "{n.value}"{did_you_mean(n.text, scope.symbols)}')
             if sym.kind == "timer":
                 raise fail(f'"{n.value}" is a timer; use it only as restart({n.value})')
             if sym.kind == "def":
                 if n.primed:
                     raise fail(f"a definition ({n.value}) cannot be primed")
+                assert sym.definition is not None  # a "def" symbol is always added with its checked Node
                 return sym.definition
             if n.primed and sym.kind != "var":
                 raise fail(f"only endpoint variables can be primed, not {n.value}")
@@ -308,15 +325,15 @@ def _check(node: Node, scope: Scope, text: str) -> Node:
                 raise fail(f"unary '-' needs an int but found a {args[0].type}")
             return Node("neg", args=args, type=args[0].type)
         if n.kind == "binop":
-            return Node("binop", n.value, args, type=_binop_type(n.value, args[0].type, args[1].type, fail))
+            return Node("binop", n.value, args, type=_binop_type(n.text, args[0].type, args[1].type, fail))
         if n.kind == "call":
-            return Node("call", n.value, args, type=_call_type(n.value, args, fail))
+            return Node("call", n.value, args, type=_call_type(n.text, args, fail))
         raise fail(f"cannot type {n.kind}")
 
     return check(node)
 
 
-def _binop_type(op: str, a: str, b: str, fail) -> str:
+def _binop_type(op: str, a: str, b: str, fail: Callable[[str], InputError]) -> str:
     if op in ("==", "!="):
         if _unify(a, b) is None:
             raise fail(f"'{op}' compares a {a} with a {b}")
@@ -349,7 +366,7 @@ def _binop_type(op: str, a: str, b: str, fail) -> str:
     raise fail(f"unknown operator {op}")
 
 
-def _call_type(name: str, args: tuple[Node, ...], fail) -> str:
+def _call_type(name: str, args: tuple[Node, ...], fail: Callable[[str], InputError]) -> str:
     if name == "if":
         if len(args) != 3:
             raise fail(f"if(condition, then, else) takes 3 arguments, not {len(args)}")
@@ -359,10 +376,12 @@ def _call_type(name: str, args: tuple[Node, ...], fail) -> str:
         if result is None:
             raise fail(f"the branches of if() differ: {args[1].type} and {args[2].type}")
         return result
-    params, result = FUNCTIONS[name]
+    signature = FUNCTIONS[name]
+    assert signature is not None  # only "if" has none, handled above
+    params, result = signature
     if len(args) != len(params):
         raise fail(f"{name}() takes {len(params)} arguments, not {len(args)}")
-    for i, (arg, want) in enumerate(zip(args, params), 1):
+    for i, (arg, want) in enumerate(zip(args, params, strict=True), 1):
         if not _fits(arg.type, want):
             raise fail(f"argument {i} of {name}() must be a {want}, not a {arg.type}")
     return result
@@ -371,7 +390,13 @@ def _call_type(name: str, args: tuple[Node, ...], fail) -> str:
 # ---------------------------------------------------------------- code generation
 
 
-def to_python(node: Node, resolve) -> str:
+class Resolve(Protocol):
+    """Gives the source of a name (``primed``: its value after the rule) or of a state."""
+
+    def __call__(self, name: str, primed: bool, state: bool = False) -> str: ...
+
+
+def to_python(node: Node, resolve: Resolve) -> str:
     """Python source for ``node``; ``resolve(name, primed)`` gives the source of a name."""
     k = node.kind
     if k == "int":
@@ -379,9 +404,9 @@ def to_python(node: Node, resolve) -> str:
     if k == "bool":
         return "True" if node.value else "False"
     if k == "state":
-        return resolve(node.value, False, state=True)
+        return resolve(node.text, False, state=True)
     if k == "name":
-        return resolve(node.value, node.primed)
+        return resolve(node.text, node.primed)
     src = [to_python(a, resolve) for a in node.args]
     if k == "and":
         return f"({src[0]} and {src[1]})"
@@ -396,7 +421,7 @@ def to_python(node: Node, resolve) -> str:
             return f"({src[1]} if {src[0]} else {src[2]})"
         if node.value in ("min", "max"):
             return f"({src[0]} if {src[0]} {'<=' if node.value == 'min' else '>='} {src[1]} else {src[1]})"
-        return seqnum.INLINE[node.value].format(*src)
+        return seqnum.INLINE[node.text].format(*src)
     a, b = node.args
     op = node.value
     if op == "+" and node.type == SEQ:
@@ -411,7 +436,7 @@ def to_python(node: Node, resolve) -> str:
 def names_in(node: Node) -> set[tuple[str, bool]]:
     """The (name, primed) pairs an expression reads."""
     if node.kind == "name":
-        return {(node.value, node.primed)}
+        return {(node.text, node.primed)}
     out: set[tuple[str, bool]] = set()
     for a in node.args:
         out |= names_in(a)
@@ -420,7 +445,7 @@ def names_in(node: Node) -> set[tuple[str, bool]]:
 
 def states_in(node: Node) -> set[str]:
     if node.kind == "state":
-        return {node.value}
+        return {node.text}
     out: set[str] = set()
     for a in node.args:
         out |= states_in(a)

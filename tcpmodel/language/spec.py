@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tcpmodel.base.errors import InputError, SpecError, did_you_mean
 from tcpmodel.base.flags import ACK, SPEC_FLAG_BITS
 from tcpmodel.language import expressions as ex
-from tcpmodel.language.specfile import RawSpec, read_spec_file
+from tcpmodel.language.specfile import RawSpec, TomlTable, read_spec_file
 
 USER_CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")
 SEGMENT = "SEGMENT"
@@ -103,8 +104,8 @@ class Spec:
     options: dict[str, Option]
     timers: tuple[Timer, ...]
     rules: tuple[Rule, ...]
-    isn: dict
-    scenario: dict
+    isn: TomlTable
+    scenario: TomlTable
     scenario_where: str
     definitions: dict[str, ex.Node] = field(default_factory=dict)
 
@@ -116,7 +117,7 @@ class Spec:
         return next(r for r in self.rules if r.name == name)
 
 
-def unset_variables(spec: Spec, options: frozenset = frozenset()) -> dict[str, frozenset[str]]:
+def unset_variables(spec: Spec, options: frozenset[str] = frozenset()) -> dict[str, frozenset[str]]:
     """For each state, the variables that may still hold the ``init`` value a state without a TCB
     gave them, because no rule on some path from there has assigned them (e.g. RCV.NXT in
     SYN-SENT). Such a value is no sequence number of the connection, so a shift does not move it."""
@@ -141,7 +142,7 @@ def load_spec(path: str | Path) -> Spec:
     return _build(raw)
 
 
-def _text(value, where: str, what: str, rule: str = "") -> str:
+def _text(value: object, where: str, what: str, rule: str = "") -> str:
     if not isinstance(value, str):
         raise SpecError(f"{what} must be a string, not {type(value).__name__} {value!r}", where=where, rule=rule)
     return value
@@ -184,8 +185,8 @@ def _build(raw: RawSpec) -> Spec:
         scope.add(f, ex.BOOL, "flag")
     definitions = _definitions(raw, scope)
     timers = _timers(raw, scope, states)
-    for t in timers:
-        scope.add(t.name, "timer", "timer")
+    for timer in timers:
+        scope.add(timer.name, "timer", "timer")
     rules = _rules(raw, scope, states, options, timers, no_tcb)
     isn = raw.tables["isn"]
     return Spec(
@@ -207,7 +208,7 @@ def _build(raw: RawSpec) -> Spec:
     )
 
 
-def _state(value, states, where, rule, field_name) -> str:
+def _state(value: object, states: tuple[str, ...], where: str, rule: str, field_name: str) -> str:
     if not isinstance(value, str):
         raise SpecError(f"a state name must be a string, not {value!r}", where=where, rule=rule, field=field_name)
     if value not in states:
@@ -216,7 +217,8 @@ def _state(value, states, where, rule, field_name) -> str:
 
 
 def _variables(raw: RawSpec) -> tuple[Variable, ...]:
-    out, seen = [], set()
+    out: list[Variable] = []
+    seen: set[str] = set()
     for table, where, keys in raw.variables:
         name = table.get("name")
         if not isinstance(name, str) or not name:
@@ -228,14 +230,14 @@ def _variables(raw: RawSpec) -> tuple[Variable, ...]:
         if type_ not in VARIABLE_TYPES:
             raise SpecError(f'unknown type "{type_}"{did_you_mean(str(type_), VARIABLE_TYPES)}', where=keys.get("type", where), field="type")
         init = table.get("init", False if type_ == ex.BOOL else 0)
-        if type_ == ex.BOOL and not isinstance(init, bool) or type_ != ex.BOOL and (not isinstance(init, int) or isinstance(init, bool)):
+        if (type_ == ex.BOOL and not isinstance(init, bool)) or (type_ != ex.BOOL and (not isinstance(init, int) or isinstance(init, bool))):
             raise SpecError(f"init of a {type_} variable cannot be {init!r}", where=keys.get("init", where), field="init")
         out.append(Variable(name, type_, int(init), str(table.get("rfc", ""))))
     return tuple(out)
 
 
 def _constants(raw: RawSpec) -> dict[str, int]:
-    out = {}
+    out: dict[str, int] = {}
     for name, value in raw.tables["constants"].items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise SpecError(f"constant {name} must be a non-negative integer, not {value!r}", where=raw.table_where["constants"])
@@ -244,7 +246,7 @@ def _constants(raw: RawSpec) -> dict[str, int]:
 
 
 def _options(raw: RawSpec) -> dict[str, Option]:
-    out = {}
+    out: dict[str, Option] = {}
     for name, value in raw.tables["options"].items():
         if not isinstance(value, dict):
             raise SpecError(f"option {name} must be a table {{ default = false, rfc = \"...\", doc = \"...\" }}", where=raw.table_where["options"])
@@ -253,7 +255,7 @@ def _options(raw: RawSpec) -> dict[str, Option]:
 
 
 def _definitions(raw: RawSpec, scope: ex.Scope) -> dict[str, ex.Node]:
-    out = {}
+    out: dict[str, ex.Node] = {}
     where = raw.table_where["definitions"]
     for name, text in raw.tables["definitions"].items():
         if name in scope.symbols:
@@ -267,8 +269,9 @@ def _definitions(raw: RawSpec, scope: ex.Scope) -> dict[str, ex.Node]:
     return out
 
 
-def _timers(raw: RawSpec, scope: ex.Scope, states) -> tuple[Timer, ...]:
-    out, seen = [], set()
+def _timers(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...]) -> tuple[Timer, ...]:
+    out: list[Timer] = []
+    seen: set[str] = set()
     timing_scope = ex.Scope(states=states)
     for n in TIMING:
         timing_scope.add(n, ex.INT, "env")
@@ -294,7 +297,8 @@ def _timers(raw: RawSpec, scope: ex.Scope, states) -> tuple[Timer, ...]:
     return tuple(out)
 
 
-def _expr(table, key, scope, type_, keys, where, rule, allowed=None, primes=False, default=None) -> ex.Node:
+def _expr(table: TomlTable, key: str, scope: ex.Scope, type_: str, keys: dict[str, str], where: str, rule: str,
+          allowed: tuple[str, ...] | None = None, primes: bool = False, default: str | None = None) -> ex.Node:
     text = table.get(key, default)
     at = keys.get(key, where)
     if text is None:
@@ -311,8 +315,10 @@ def _expr(table, key, scope, type_, keys, where, rule, allowed=None, primes=Fals
     return node
 
 
-def _rules(raw: RawSpec, scope, states, options, timers, no_tcb) -> tuple[Rule, ...]:
-    out, seen = [], {}
+def _rules(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...], options: dict[str, Option], timers: tuple[Timer, ...],
+           no_tcb: tuple[str, ...]) -> tuple[Rule, ...]:
+    out: list[Rule] = []
+    seen: dict[str, str] = {}
     events = USER_CALLS + (SEGMENT,) + tuple(f"{t.name} TIMEOUT" for t in timers)
     variables = {n for n, s in scope.symbols.items() if s.kind == "var" and n != "STATE"}
     for table, where, keys in raw.rules:
@@ -335,7 +341,8 @@ def _rules(raw: RawSpec, scope, states, options, timers, no_tcb) -> tuple[Rule, 
         rule_states = tuple(_state(s, states, keys.get("from", where), name, "from") for s in from_list)
         event = table.get("on")
         if event not in events:
-            raise SpecError(f'unknown event "{event}"{did_you_mean(str(event), events)}; events are {", ".join(events)}', where=keys.get("on", where), rule=name, field="on")
+            raise SpecError(f'unknown event "{event}"{did_you_mean(str(event), events)}; events are {", ".join(events)}',
+                            where=keys.get("on", where), rule=name, field="on")
         allowed = ("var", "const", "def", "env") + (("seg", "flag") if event == SEGMENT else ())
         when = _expr(table, "when", scope, ex.BOOL, keys, where, name, allowed=allowed, default="true")
         effects, restarts = _effects(table, scope, keys, where, name, allowed, variables, timers)
@@ -344,14 +351,14 @@ def _rules(raw: RawSpec, scope, states, options, timers, no_tcb) -> tuple[Rule, 
         if to is not None:
             to = _state(to, states, keys.get("to", where), name, "to")
         option = table.get("option")
-        if option is not None:
-            if not isinstance(option, str) or option.lstrip("!") not in options:
-                raise SpecError(f'unknown option {option!r}{did_you_mean(str(option).lstrip("!"), options)}', where=keys.get("option", where), rule=name, field="option")
+        if option is not None and (not isinstance(option, str) or option.lstrip("!") not in options):
+            raise SpecError(f'unknown option {option!r}{did_you_mean(str(option).lstrip("!"), options)}',
+                            where=keys.get("option", where), rule=name, field="option")
         out.append(Rule(name, rfc.strip(), rule_states, event, when, effects, restarts, sends, to, option, keys.get("name", where), str(table.get("doc", ""))))
     return tuple(out)
 
 
-def _listed(table, key, single, keys, where, rule, example) -> tuple[list, str]:
+def _listed(table: TomlTable, key: str, single: type, keys: dict[str, str], where: str, rule: str, example: str) -> tuple[list[Any], str]:
     """A rule field that holds one ``single`` value or a list of them, and its location."""
     value = table.get(key, [])
     at = keys.get(key, where)
@@ -362,9 +369,12 @@ def _listed(table, key, single, keys, where, rule, example) -> tuple[list, str]:
     return value, at
 
 
-def _effects(table, scope, keys, where, rule, allowed, variables, timers):
+def _effects(table: TomlTable, scope: ex.Scope, keys: dict[str, str], where: str, rule: str, allowed: tuple[str, ...], variables: set[str],
+             timers: tuple[Timer, ...]) -> tuple[tuple[tuple[str, ex.Node], ...], tuple[str, ...]]:
     do, at = _listed(table, "do", str, keys, where, rule, '["SND.NXT = SND.NXT + 1"]')
-    effects, restarts, assigned = [], [], set()
+    effects: list[tuple[str, ex.Node]] = []
+    restarts: list[str] = []
+    assigned: set[str] = set()
     timer_names = [t.name for t in timers]
     for item in do:
         text = _text(item, at, "an effect", rule).strip()
@@ -388,9 +398,9 @@ def _effects(table, scope, keys, where, rule, allowed, variables, timers):
     return tuple(effects), tuple(restarts)
 
 
-def _sends(table, scope, keys, where, rule, allowed):
+def _sends(table: TomlTable, scope: ex.Scope, keys: dict[str, str], where: str, rule: str, allowed: tuple[str, ...]) -> tuple[Send, ...]:
     sends, at = _listed(table, "send", dict, keys, where, rule, '[{ flags = "ACK", seq = "SND.NXT", ack = "RCV.NXT" }]')
-    out = []
+    out: list[Send] = []
     for seg in sends:
         if not isinstance(seg, dict):
             raise SpecError(f"a segment to send must be a table, not {seg!r}", where=at, rule=rule, field="send")
@@ -406,7 +416,7 @@ def _sends(table, scope, keys, where, rule, allowed):
             if f not in SPEC_FLAG_BITS:
                 raise SpecError(f'unknown flag "{f}"{did_you_mean(f, SPEC_FLAG_BITS)}', where=at, rule=rule, field="send")
             flags |= SPEC_FLAG_BITS[f]
-        keys_here = {k: at for k in seg}
+        keys_here = dict.fromkeys(seg, at)
         seq = _expr(seg, "seq", scope, ex.SEQ, keys_here, at, rule, allowed=allowed, primes=True)
         ack = None
         if flags & ACK:
@@ -417,6 +427,7 @@ def _sends(table, scope, keys, where, rule, allowed):
         when = _expr(seg, "when", scope, ex.BOOL, keys_here, at, rule, allowed=allowed, primes=True) if "when" in seg else None
         absolute = not any(n in scope.symbols and scope.symbols[n].type == ex.SEQ for n, _ in ex.names_in(seq))
         if any(o.flags == flags and o.absolute_seq != absolute for o in out):
-            raise SpecError(f"two segments with flags {flags_text} where one has an absolute SEQ and the other not: give them different flags or split the rule", where=at, rule=rule, field="send")
+            raise SpecError(f"two segments with flags {flags_text} where one has an absolute SEQ and the other not: "
+                            "give them different flags or split the rule", where=at, rule=rule, field="send")
         out.append(Send(flags, seq, ack, data, when, absolute))
     return tuple(out)

@@ -18,22 +18,29 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tcpmodel.base.errors import SpecError, did_you_mean
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"]+)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r'^\s*("[^"]*"|[A-Za-z0-9_\-.]+)\s*=')
 
+# A TOML table as tomllib reads it: its values are whatever the file holds, checked where they are read.
+TomlTable = dict[str, Any]
+# A [[rule]], [[timer]] or [[variable]] table, its "file:line" and {key: "file:line"}.
+LocatedTable = tuple[TomlTable, str, dict[str, str]]
+
 
 @dataclass
 class LineIndex:
     """Line numbers of table headers and keys: (table, item index or None, key) -> line."""
 
-    lines: dict[tuple, int] = field(default_factory=dict)
+    lines: dict[tuple[str, int | None, str | None], int] = field(default_factory=dict)
 
     @classmethod
-    def scan(cls, text: str) -> "LineIndex":
-        index, counts = cls(), {}
+    def scan(cls, text: str) -> LineIndex:
+        index = cls()
+        counts: dict[str, int] = {}
         current: tuple[str, int | None] = ("", None)
         depth = 0
         for number, line in enumerate(text.splitlines(), 1):
@@ -80,7 +87,7 @@ def _bracket_balance(line: str) -> int:
 class Located:
     """A table read from a file, with where it came from."""
 
-    data: dict
+    data: TomlTable
     path: Path
     line: int | None
 
@@ -88,7 +95,7 @@ class Located:
     def where(self) -> str:
         return f"{self.path}:{self.line}" if self.line else str(self.path)
 
-    def where_key(self, key: str, index_of: dict) -> str:
+    def where_key(self, key: str, index_of: dict[str, int]) -> str:
         line = index_of.get(key, self.line)
         return f"{self.path}:{line}" if line else str(self.path)
 
@@ -98,11 +105,11 @@ class RawSpec:
     """The merged tables of a spec and its bases, every rule and timer with its location."""
 
     path: Path
-    tables: dict[str, dict]
+    tables: dict[str, TomlTable]
     table_where: dict[str, str]
-    rules: list[tuple[dict, str, dict]]  # (rule table, "file:line", {key: "file:line"})
-    timers: list[tuple[dict, str, dict]]
-    variables: list[tuple[dict, str, dict]]
+    rules: list[LocatedTable]
+    timers: list[LocatedTable]
+    variables: list[LocatedTable]
 
 
 MERGED_TABLES = ("spec", "constants", "definitions", "options", "isn", "scenario", "variant")
@@ -110,7 +117,7 @@ LIST_TABLES = ("rule", "timer", "variable")
 KNOWN_TOP = set(MERGED_TABLES) | set(LIST_TABLES)
 
 
-def read_spec_file(path: str | Path, _seen: tuple = ()) -> RawSpec:
+def read_spec_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> RawSpec:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -138,7 +145,7 @@ def read_spec_file(path: str | Path, _seen: tuple = ()) -> RawSpec:
         if name in data and not isinstance(data[name], dict):
             raise SpecError(f'"{name}" must be a table [{name}]', where=f"{path}:{index.line(name) or 1}")
 
-    def located(name: str) -> list[tuple[dict, str, dict]]:
+    def located(name: str) -> list[LocatedTable]:
         out = []
         for i, table in enumerate(data.get(name, [])):
             keys = {k: f"{path}:{index.line(name, i, k)}" for k in table}
@@ -198,7 +205,9 @@ def _overlay(base: RawSpec, own: RawSpec) -> RawSpec:
     names = [r[0].get("name") for r in rules]
     for name in remove:
         if name not in names:
-            raise SpecError(f'[variant] removes rule "{name}", which the base spec does not have{did_you_mean(name, [n for n in names if isinstance(n, str)])}', where=own.table_where["variant"])
+            known = [n for n in names if isinstance(n, str)]
+            raise SpecError(f'[variant] removes rule "{name}", which the base spec does not have{did_you_mean(name, known)}',
+                            where=own.table_where["variant"])
         rules = [r for r in rules if r[0].get("name") != name]
         names = [r[0].get("name") for r in rules]
     for table, where, keys in own.rules:
@@ -219,7 +228,7 @@ def _overlay(base: RawSpec, own: RawSpec) -> RawSpec:
     )
 
 
-def _place(items: list, table: dict, where: str, keys: dict, kind: str) -> None:
+def _place(items: list[LocatedTable], table: TomlTable, where: str, keys: dict[str, str], kind: str) -> None:
     """Merge a variant's [[rule]] (or timer) into the base list: replace fields, or insert."""
     name = table.get("name")
     names = [t.get("name") for t, _, _ in items]
@@ -240,7 +249,8 @@ def _place(items: list, table: dict, where: str, keys: dict, kind: str) -> None:
         return
     if anchor not in names:
         raise SpecError(
-            f'{"before" if before is not None else "after"} names {kind} "{anchor}", which does not exist{did_you_mean(str(anchor), [n for n in names if isinstance(n, str)])}',
+            f'{"before" if before is not None else "after"} names {kind} "{anchor}", which does not exist'
+            f'{did_you_mean(str(anchor), [n for n in names if isinstance(n, str)])}',
             where=keys.get("before" if before is not None else "after", where),
         )
     i = names.index(anchor) + (0 if before is not None else 1)

@@ -52,7 +52,7 @@ class ConnectionVerdict:
     def verdict(self) -> Verdict:
         return self.worst.judgement.verdict
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         worst = self.worst.judgement
         return {
             "file": self.file,

@@ -27,12 +27,13 @@ spec does not model, or too many possibilities to follow).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from tcpmodel.base.flags import ACK, RST, SPEC_FLAGS, SYN, flag_names
 from tcpmodel.base.seqnum import seq_ge
-from tcpmodel.language.codegen import CompiledSpec
+from tcpmodel.language.codegen import CompiledSpec, Fired
 from tcpmodel.language.spec import SEGMENT, Spec
 from tcpmodel.oracle.profiles import Profile
 from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS, Verdict
@@ -46,17 +47,22 @@ KNOWN_OPTIONS = frozenset({0, 1, 2, 3, 4, 5, 8})
 NO_SEGMENT = "no segment"
 OPEN_CALLS = ("LISTEN", "CONNECT")
 
+# A segment as the rules read it: (flags, SEQ, ACK, data octets, window); one the spec's rules
+# send, and the endpoint owes, is a segment of this shape too (``codegen``).
+Segment = tuple[int, ...]
+Owed = tuple[tuple[Segment, int], ...]  # the segments owed, each with the rule that sent it
+
 
 class Config(NamedTuple):
     """One possibility: the endpoint's TCB, the segments it owes (``(segment, rule)`` pairs), the
     rule that fired last (-1 for none), and whether the user has opened (a trace is one
     incarnation: the endpoint opens once)."""
 
-    tcb: tuple
-    owed: tuple = ()
+    tcb: tuple[int, ...]
+    owed: Owed = ()
     last: int = -1
     opened: bool = False
-    started: tuple = ()  # per timer: when it last started running or was restarted
+    started: tuple[float, ...] = ()  # per timer: when it last started running or was restarted
 
 
 @dataclass
@@ -72,7 +78,7 @@ class Judgement:
     rfc: list[str] = field(default_factory=list)
     reason: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {"verdict": str(self.verdict), "profile": self.profile, "event": self.event, "seen": self.seen,
                 "allowed": self.allowed, "rfc": self.rfc, "reason": self.reason}
 
@@ -111,7 +117,8 @@ def judge(spec: Spec, trace: Trace, profile: Profile, *, may_lose_in: bool = Fal
 
 def option_kinds(options_hex: str) -> list[int]:
     """The kinds of the TCP options in ``options_hex`` (the trace's verbatim octets)."""
-    data, kinds, i = bytes.fromhex(options_hex), [], 0
+    data, i = bytes.fromhex(options_hex), 0
+    kinds: list[int] = []
     while i < len(data):
         kind = data[i]
         kinds.append(kind)
@@ -132,15 +139,15 @@ class Oracle:
         self.may_lose_in = may_lose_in
         self.timer_names = tuple(t.name for t in spec.timers)
         self.timer_events = tuple(f"{t.name} TIMEOUT" for t in spec.timers)
-        self.timer_fired = dict(zip(self.timer_events, self.timer_names))
-        self._memo: dict = {}
+        self.timer_fired = dict(zip(self.timer_events, self.timer_names, strict=True))
+        self._memo: dict[tuple[tuple[int, ...], str, Segment | None, int], Fired | Literal[False]] = {}  # False: no rule fires
         shortest = dict(profile.min_seconds)
         self.min_seconds = tuple(shortest.get(name, 0.0) for name in self.timer_names)
         self.hidden_calls = () if calls_observed else ("LISTEN", "CONNECT", "CLOSE", "ABORT")
 
     # ------------------------------------------------------------ one rule
 
-    def step(self, config: Config, event: str, segment: tuple | None = None, data: int = 0, now: float = 0.0) -> Config | None:
+    def step(self, config: Config, event: str, segment: Segment | None = None, data: int = 0, now: float = 0.0) -> Config | None:
         key = (config.tcb, event, segment, data)
         hit = self._memo.get(key)
         if hit is None:
@@ -155,11 +162,11 @@ class Oracle:
         fired = self.timer_fired.get(event)
         started = tuple(
             now if name in restarts or name == fired or (run(tcb) and not run(config.tcb)) else at
-            for name, run, at in zip(self.timer_names, self.compiled.timer_running, config.started)
+            for name, run, at in zip(self.timer_names, self.compiled.timer_running, config.started, strict=True)
         )
         return Config(tcb, owed, rule, config.opened or event in OPEN_CALLS, started)
 
-    def hidden(self, config: Config, now: float):
+    def hidden(self, config: Config, now: float) -> Iterator[Config | None]:
         """The steps nobody observes: timers, and user calls when the trace has none."""
         for k, event in enumerate(self.timer_events):
             if self.compiled.timer_running[k](config.tcb) and now - config.started[k] >= self.min_seconds[k]:
@@ -185,7 +192,7 @@ class Oracle:
     def initial(self) -> set[Config]:
         return {Config(self.compiled.initial_tcb(), started=tuple(0.0 for _ in self.timer_names))}
 
-    def judge(self, events, end_is_silence: bool) -> Judgement:
+    def judge(self, events: Sequence[SegmentEvent | CallEvent], end_is_silence: bool) -> Judgement:
         configs = self.initial()
         for index, event in enumerate(events):
             reachable = self.closure(configs, event.t)
@@ -214,13 +221,14 @@ class Oracle:
                 return self.verdict(FAIL, len(events), NO_SEGMENT, allowed, rfc, f"the endpoint sent nothing more; the spec required {' or '.join(allowed)}")
         return self.verdict(PASS)
 
-    def verdict(self, verdict: str, event: int | None = None, seen: str = "", allowed=(), rfc=(), reason: str = "") -> Judgement:
+    def verdict(self, verdict: Verdict, event: int | None = None, seen: str = "", allowed: Iterable[str] = (), rfc: Iterable[str] = (),
+                reason: str = "") -> Judgement:
         return Judgement(verdict, self.profile.name, event, seen, list(allowed), list(rfc), reason)
 
     def call(self, configs: set[Config], event: CallEvent) -> set[Config]:
         """A call that succeeded applies its rule (configurations without one drop out); a call
         that failed changed nothing."""
-        out = set()
+        out: set[Config] = set()
         for config in configs:
             if not event.result.startswith("ok"):
                 out.add(config)
@@ -230,8 +238,8 @@ class Oracle:
                     out.add(nxt)
         return out
 
-    def arrive(self, configs: set[Config], segment: tuple, now: float) -> set[Config]:
-        out = set()
+    def arrive(self, configs: set[Config], segment: Segment, now: float) -> set[Config]:
+        out: set[Config] = set()
         for config in configs:
             nxt = self.step(config, SEGMENT, segment, now=now)
             if nxt is not None:
@@ -240,18 +248,18 @@ class Oracle:
                 out.add(config)
         return out
 
-    def send(self, configs: set[Config], segment: tuple, now: float) -> set[Config]:
+    def send(self, configs: set[Config], segment: Segment, now: float) -> set[Config]:
         candidates = set(configs)
         if not self.calls_observed and segment[3]:
             candidates |= {c for c in (self.step(c, "SEND", data=segment[3], now=now) for c in configs) if c is not None}
-        out = set()
+        out: set[Config] = set()
         for config in candidates:
             owed = self.match(config.owed, segment)
             if owed is not None:
                 out.add(config._replace(owed=owed))
         return out
 
-    def match(self, owed: tuple, segment: tuple) -> tuple | None:
+    def match(self, owed: Owed, segment: Segment) -> Owed | None:
         """``owed`` after ``segment`` was sent, or None if the spec does not allow it next."""
         for i, (expected, _) in enumerate(owed):
             if _same(expected, segment):
@@ -263,7 +271,8 @@ class Oracle:
 
     def allowed(self, configs: set[Config]) -> tuple[list[str], list[str]]:
         """What the endpoint could have sent next, and the RFC sections of the rules behind it."""
-        allowed, rfc = set(), set()
+        allowed: set[str] = set()
+        rfc: set[str] = set()
         for config in configs:
             if config.owed:
                 (flags, seq, ack, data, _), rule = config.owed[0]
@@ -276,10 +285,11 @@ class Oracle:
         return sorted(allowed), sorted(rfc)
 
 
-_COMPILED: dict[tuple, tuple] = {}
+# (id of the spec, options, window) -> (the spec, windowed, compiled)
+_COMPILED: dict[tuple[int, frozenset[str], int], tuple[Spec, Spec, CompiledSpec]] = {}
 
 
-def _compiled(spec: Spec, options: frozenset, window: int) -> tuple[Spec, CompiledSpec]:
+def _compiled(spec: Spec, options: frozenset[str], window: int) -> tuple[Spec, CompiledSpec]:
     """The spec with RCV.WND = ``window``, compiled once per (spec, options, window): a capture
     holds many connections, mostly with the same window."""
     key = (id(spec), options, window)
@@ -292,7 +302,7 @@ def _compiled(spec: Spec, options: frozenset, window: int) -> tuple[Spec, Compil
     return hit[1], hit[2]
 
 
-def _same(expected: tuple, seen: tuple) -> bool:
+def _same(expected: Segment, seen: Segment) -> bool:
     """``seen`` is the owed segment ``expected``. A reset may carry an ACK the spec's <CTL=RST>
     does not: RFC 9293 §3.1 sends the acknowledgment field on every segment once a connection is
     established (Linux's ABORT sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>)."""

@@ -42,6 +42,7 @@ terms and the symbolic reading of a rule are in ``tcpmodel.proofs.z3terms``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import z3
@@ -177,7 +178,7 @@ def serial_claims() -> list[Claim]:
 # ---------------------------------------------------------------- acceptability
 
 
-def _segment_names(spec: Spec, window: z3.BitVecRef | None = None) -> tuple[dict, dict]:
+def _segment_names(spec: Spec, window: z3.BitVecRef | None = None) -> tuple[dict[str, z3.ExprRef], Mapping[str, z3.ExprRef]]:
     """Free terms for the acceptability claims; ``window`` replaces the constant RCV.WND."""
     frame = zt.symbolic_frame(spec)
     names = frame.names()
@@ -282,7 +283,7 @@ def translation_claim(spec: Spec, rule: Rule, unset: dict) -> Claim:
             expected += z3.If(z3.And(keep, z3.Or(z3.BoolVal(v.name in assigned), moved[v.name])), shift, zt.bv(0))
         verb = "moved" if v.type == ex.SEQ else "unchanged"
         parts.append((f"{v.name}' {verb}", z3.Implies(before.guard, after.post[v.name] == expected)))
-    for number, (old, new, send) in enumerate(zip(before.sends, after.sends, rule.sends), 1):
+    for number, (old, new, send) in enumerate(zip(before.sends, after.sends, rule.sends, strict=True), 1):
         parts += _send_parts(number, old, new, shift, before.guard, send.absolute_seq)
     shown = _translation_shown(spec, frame, shift, before, after)
     signed = frozenset(n for n in shown if n in zt.SIGNED_INPUTS or _is_int_variable(spec, n))
@@ -304,7 +305,7 @@ def _unset_note(spec: Spec, rule: Rule, unset: dict) -> str:
 
 def _translation_shown(spec: Spec, frame: zt.Frame, shift, before: zt.Step, after: zt.Step) -> dict:
     shown = {**frame.inputs(), "SHIFT": shift}
-    for number, (old, new) in enumerate(zip(before.sends, after.sends), 1):
+    for number, (old, new) in enumerate(zip(before.sends, after.sends, strict=True), 1):
         shown[f"send{number}.SEQ"] = old.seq
         shown[f"send{number}.SEQ after the shift"] = new.seq
     return shown
@@ -335,7 +336,7 @@ def absolute_claims(spec: Spec, options: frozenset) -> list[Claim]:
     shapes: dict[int, list] = {}
     for rule in (r for r in spec.rules if r.active(options)):
         sent = zt.evaluate_rule(spec, rule, zt.symbolic_frame(spec)).sends
-        for send, term in zip(rule.sends, sent):
+        for send, term in zip(rule.sends, sent, strict=True):
             if send.absolute_seq:
                 shapes.setdefault(send.flags, []).append((rule.name, z3.simplify(term.seq), z3.simplify(term.data)))
     claims = []
@@ -357,8 +358,8 @@ def _absolute_claim(spec: Spec, rules: list[Rule], state: str, flags: int, sende
     same = []
     for seq in candidates:
         other_fires, other_steps = _outcome(spec, rules, replace(frame, segment={**frame.segment, "SEG.SEQ": seq}))
-        same.append(z3.And(*[a == b for a, b in zip(fires, other_fires)],
-                           *[z3.Implies(f, _same_step(a, b)) for f, a, b in zip(fires, steps, other_steps)]))
+        same.append(z3.And(*[a == b for a, b in zip(fires, other_fires, strict=True)],
+                           *[z3.Implies(f, _same_step(a, b)) for f, a, b in zip(fires, steps, other_steps, strict=True)]))
     name = f"absolute_seq.{flag_names(flags)}.{sender}@{state}"
     detail = (f"A <{flag_names(flags)}> segment with the absolute SEQ {zt.concrete(literal)} ({sender}) arriving in {state} "
               f"has, for every 32-bit SEQ, the outcome ({', '.join(r.name for r in rules)}) of one of the {len(candidates)} "
@@ -378,7 +379,7 @@ def _outcome(spec: Spec, rules: list[Rule], frame: zt.Frame) -> tuple[list, list
 
 def _same_step(a: zt.Step, b: zt.Step) -> z3.BoolRef:
     same = [a.post[k] == b.post[k] for k in a.post]
-    for x, y in zip(a.sends, b.sends):
+    for x, y in zip(a.sends, b.sends, strict=True):
         same.append(x.when == y.when)
         fields = [x.seq == y.seq, x.data == y.data] + ([x.ack == y.ack] if x.ack is not None else [])
         same.append(z3.Implies(x.when, z3.And(*fields)))

@@ -36,7 +36,7 @@ class Result:
     def ok(self) -> bool:
         return self.status == PROVED
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "status": str(self.status), "ok": self.ok, "seconds": round(self.seconds, 3),
                 "detail": self.detail, "model": self.model, "witness": self.witness}
 

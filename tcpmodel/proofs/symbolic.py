@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import z3
@@ -118,13 +119,17 @@ class Endpoint:
     sent: list = field(default_factory=list)
 
 
+# An obligation of a run: (label, formula), or (label, formula, [(why it fails, conjunct)]).
+Part = tuple[str, z3.BoolRef] | tuple[str, z3.BoolRef, list[tuple[str, z3.BoolRef]]]
+
+
 @dataclass
 class Run:
     """A symbolic run: the obligations (label, formula) in order, and the endpoints after each
     step (``history[i]`` is the pair after step i)."""
 
-    parts: list  # (label, formula) or (label, formula, [(why it fails, conjunct)])
-    history: list
+    parts: list[Part]
+    history: list[dict[str, Endpoint]]
     inputs: dict
     script: tuple = ()
 
@@ -161,7 +166,8 @@ def symbolic_run(spec: Spec, script=DATA_AND_CLOSE, inputs: dict | None = None) 
     window = zt.bv(spec.constants.get("RCV.WND", 0))
     init = {v.name: zt.initial_value(v) for v in spec.variables}
     ends = {name: Endpoint(spec.initial, dict(init)) for name in ENDPOINTS}
-    parts, history = [], []
+    parts: list[Part] = []
+    history: list[dict[str, Endpoint]] = []
     for index, step in enumerate(script):
         me, other = ends[step.endpoint], ends["B" if step.endpoint == "A" else "A"]
         label = f"step {index}: {step.endpoint} {step.rule} ({me.state} on {step.event})"
@@ -218,10 +224,10 @@ def _handshake_invariants(after: dict) -> list:
     ]
 
 
-def _ack_invariants(spec: Spec, run: Run) -> list:
+def _ack_invariants(spec: Spec, run: Run) -> list[Part]:
     """At every step, every ACK number sent so far is seq_le the other side's current SND.NXT
     (while the other side holds a TCB; a deleted TCB has no SND.NXT)."""
-    parts = []
+    parts: list[Part] = []
     for index, ends in enumerate(run.history):
         facts = []
         for sender, receiver in (("A", "B"), ("B", "A")):
@@ -236,7 +242,7 @@ def _ack_invariants(spec: Spec, run: Run) -> list:
     return parts
 
 
-def _data_invariants(spec: Spec, run: Run) -> list:
+def _data_invariants(spec: Spec, run: Run) -> list[Part]:
     after_data = run.history[DATA_STEP]["B"].variables
     stream = after_data["RCV.NXT"] - after_data["IRS"] - 1 == run.inputs["DATA"]
     last = run.history[-1]
@@ -250,7 +256,7 @@ def _data_invariants(spec: Spec, run: Run) -> list:
 # ---------------------------------------------------------------- deciding
 
 
-def _decide(name: str, hypotheses: list, parts: list, shown: dict, detail: str, timeout: float) -> Result:
+def _decide(name: str, hypotheses: list[z3.BoolRef], parts: Sequence[Part], shown: dict[str, z3.ExprRef], detail: str, timeout: float) -> Result:
     """Each part valid under the hypotheses (fresh solver per part), or the first that is not."""
     start = time.perf_counter()
     for label, formula, *why in parts:
@@ -370,10 +376,10 @@ class _Terms:
         return zt.Z3Context(self.spec.states, names).term(self.spec.definitions[name])
 
 
-def _model(facts: list, preferences: list, timeout: float):
+def _model(facts: list[z3.BoolRef], preferences: list[z3.BoolRef], timeout: float) -> z3.ModelRef | None:
     """A model of ``facts`` with as many of ``preferences`` as hold together, tried in order
     (each kept when still satisfiable); None when ``facts`` alone are unsatisfiable."""
-    kept = []
+    kept: list[z3.BoolRef] = []
     for preference in preferences:
         solver = fresh_solver(timeout)
         solver.add(*facts, *kept, preference)

@@ -112,11 +112,11 @@ class Z3Context:
     def term(self, node: ex.Node) -> z3.ExprRef:
         kind = node.kind
         if kind == "int":
-            return bv(node.value)
+            return bv(node.number)
         if kind == "bool":
             return z3.BoolVal(node.value)
         if kind == "state":
-            return state_value(self.states.index(node.value))
+            return state_value(self.states.index(node.text))
         if kind == "name":
             return self._name(node)
         args = [self.term(a) for a in node.args]
@@ -129,18 +129,18 @@ class Z3Context:
         if kind == "neg":
             return -args[0]
         if kind == "call":
-            return _CALLS[node.value](*args)
+            return _CALLS[node.text](*args)
         return self._binop(node, args)
 
     def _name(self, node: ex.Node) -> z3.ExprRef:
         table = self.primed if node.primed else self.names
-        if node.value not in table:
+        if node.text not in table:
             mark = "'" if node.primed else ""
             raise KeyError(f"no Z3 term given for {node.value}{mark}")
-        return table[node.value]
+        return table[node.text]
 
-    def _binop(self, node: ex.Node, args: list) -> z3.ExprRef:
-        op, (a, b) = node.value, args
+    def _binop(self, node: ex.Node, args: list[z3.ExprRef]) -> z3.ExprRef:
+        op, (a, b) = node.text, args
         if op == "==":
             return a == b
         if op == "!=":

@@ -84,7 +84,7 @@ def render_ladder(header: dict, steps: list[dict], title: str | None = None, mar
         'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#1f4e79"/></marker></defs>',
         f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>',
     ]
-    if marked:
+    if marked and mark_step is not None:
         parts += draw_mark(mark_step, "deviation" if "deviation" in header else "violation")
     cycle_start = header.get("cycle_start")
     if isinstance(cycle_start, int) and 1 <= cycle_start <= len(steps):
@@ -110,7 +110,7 @@ def row_y(row: int) -> int:
     return TOP + row * ROW
 
 
-def timeline_x(endpoint: str) -> int:
+def timeline_x(endpoint: str | None) -> int:
     return A_X if endpoint == "A" else B_X
 
 
@@ -240,10 +240,11 @@ def draw_arrow(arrow: Arrow, bottom: int) -> list[str]:
     """A segment's line, with an arrowhead, or an X where it was lost, and its label."""
     segment = arrow.segment
     x1, y1 = timeline_x(segment.get("from")), row_y(arrow.start)
-    x2 = timeline_x(segment.get("to"))
+    x2: float = timeline_x(segment.get("to"))
     text = segment_label(segment) + (" (earlier)" if arrow.start == 0 else "")
     head = ' marker-end="url(#head)"'
     if arrow.kind == "lost":
+        assert arrow.end is not None  # a lost segment ends where it was lost
         x2, y2 = (x1 + x2) / 2, row_y(arrow.end)
         line = f'<line class="segment lost" x1="{x1}" y1="{y1}" x2="{number(x2)}" y2="{y2}"/>'
         cross = f"M{number(x2 - 5)},{y2 - 5} L{number(x2 + 5)},{y2 + 5} M{number(x2 - 5)},{y2 + 5} L{number(x2 + 5)},{y2 - 5}"
@@ -253,6 +254,7 @@ def draw_arrow(arrow: Arrow, bottom: int) -> list[str]:
         line = f'<line class="segment in-flight" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke-dasharray="6 4"{head}/>'
         text += " (in flight)"
     else:
+        assert arrow.end is not None  # a received segment ends where it was received
         y2 = row_y(arrow.end)
         line = f'<line class="segment" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}"{head}/>'
     return [line, draw_label(text, x1, y1, x2, y2, ((x1 + x2) / 2, (y1 + y2) / 2))]

@@ -120,7 +120,7 @@ def diagram_edges(spec: Spec, options: frozenset = frozenset()) -> list[Edge]:
 
 
 def positions(spec: Spec) -> dict[str, tuple[float, float]]:
-    places = {s: POSITIONS[s] for s in spec.states if s in POSITIONS}
+    places: dict[str, tuple[float, float]] = {s: POSITIONS[s] for s in spec.states if s in POSITIONS}
     others = [s for s in spec.states if s not in POSITIONS]
     for n, state in enumerate(others):
         places[state] = (120 + 190 * (n % 5), HEIGHT - 20 - 60 * (len(others) // 5 - n // 5))

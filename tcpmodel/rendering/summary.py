@@ -34,6 +34,7 @@ def to_text(result: CheckResult, files: dict[str, list[str]] | None = None) -> s
         lines.append("  states never reached: " + ", ".join(result.unreachable_states))
     lines.append(f"small ISNs: {isn_line(result)}")
     for p in result.violated:
+        assert p.counterexample is not None  # a violated property has its counterexample
         lines.append("")
         lines.append(p.counterexample.to_text())
         for path in (files or {}).get(p.prop.name, []):

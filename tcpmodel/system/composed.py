@@ -58,14 +58,17 @@ No Z3 obligation is involved: the argument is about which fields the code reads,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Literal
+
 from tcpmodel.base.errors import SpecError
 from tcpmodel.base.flags import ACK, flag_names
 from tcpmodel.base.seqnum import representatives, seq_add
-from tcpmodel.language.codegen import CompiledSpec, evaluate_constant
+from tcpmodel.language.codegen import CompiledSpec, Fired, evaluate_constant
 from tcpmodel.language.expressions import SEQ
 from tcpmodel.language.spec import SEGMENT, Spec, unset_variables
 from tcpmodel.system.scenario import ENDPOINTS, Scenario
-from tcpmodel.system.steps import EndpointStep, Label
+from tcpmodel.system.steps import EndpointStep, Label, SystemState
 
 CLOSED_BY_CLOSE, CLOSED_BY_ABORT = 1, 2
 CAUSE_SEGMENT, CAUSE_TIMER, CAUSE_CALL, CAUSE_ABORT = 0, 1, 2, 3
@@ -93,17 +96,17 @@ class System:
         self.open_events = tuple(
             {"active": ("CONNECT",), "passive": ("LISTEN",), "either": ("CONNECT", "LISTEN")}[r] for r in scenario.roles
         )
-        self._memo: dict = {}
+        self._memo: dict[tuple, Fired | Literal[False] | None] = {}  # False: no rule fires
 
     # ------------------------------------------------------------ states
 
-    def initial_states(self) -> list[tuple]:
+    def initial_states(self) -> list[SystemState]:
         timers = tuple(-1 for _ in self.spec.timers) if self.scenario.timed else ()
         endpoint = (self.compiled.initial_tcb(), (0, False, 0), timers)
         ghost = self.observer.initial_ghost(self) if self.observer else ()
         return [((endpoint, endpoint), ((), ()), ghost)]
 
-    def is_quiet(self, state: tuple) -> bool:
+    def is_quiet(self, state: SystemState) -> bool:
         """A quiet final state: both users done, both endpoints without a TCB, nothing in flight."""
         endpoints, channels, _ = state
         return not channels[0] and not channels[1] and all(
@@ -115,16 +118,17 @@ class System:
 
     # ------------------------------------------------------------ endpoint steps (memoised)
 
-    def step(self, tcb: tuple, event: str, segment: tuple | None, env: tuple):
+    def step(self, tcb: tuple, event: str, segment: tuple | None, env: tuple) -> Fired | None:
         """The rule that fires for ``event`` in ``tcb``: (rule, new tcb, sends, restarts) or None."""
         key = (tcb, event, segment[:5] if segment else None, env)
-        hit = self._memo.get(key)
+        hit: Fired | Literal[False] | None = self._memo.get(key)
         if hit is None:
             fn = self.compiled.dispatch.get((tcb[0], event))
             hit = fn(tcb, segment, env) if fn else False
             if hit and any(seg[3] < 0 for seg in hit[2]):
                 rule = self.spec.rules[hit[0]]
-                raise SpecError(f"rule sends a segment with a negative data length in state {self.spec.states[tcb[0]]}", where=rule.where, rule=rule.name, field="send")
+                raise SpecError(f"rule sends a segment with a negative data length in state {self.spec.states[tcb[0]]}",
+                                where=rule.where, rule=rule.name, field="send")
             self._memo[key] = hit
         return hit or None
 
@@ -142,7 +146,9 @@ class System:
             numbers.add(env[0])
             tcbs = (tcb, hit[1]) if hit else (tcb,)
             numbers.update(t[i] for t in tcbs for i in slots[t[0]])
-            for seg in hit[2] if hit else ():
+            if not hit:
+                continue
+            for seg in hit[2]:
                 if seg[0] & ACK:
                     numbers.add(seg[2])
                 if (hit[0], seg[0]) not in absolute:
@@ -159,7 +165,7 @@ class System:
 
     # ------------------------------------------------------------ successors
 
-    def successors(self, state: tuple):
+    def successors(self, state: SystemState) -> Iterator[tuple[Label, SystemState]]:
         """Yield (Label, next state) for every transition enabled in ``state``.
 
         The steps are composed from three kinds of parts that each read only a few components of
@@ -177,7 +183,8 @@ class System:
             if not channel:
                 continue
             receiver = 1 - c
-            for label, rest, endpoint, new_ghost in self.deliveries(receiver, endpoints[receiver], ghost[receiver] if ghost else None, channel, len(channels[receiver])):
+            deliveries = self.deliveries(receiver, endpoints[receiver], ghost[receiver] if ghost else None, channel, len(channels[receiver]))
+            for label, rest, endpoint, new_ghost in deliveries:
                 yield label, self._compose(state, receiver, endpoint, new_ghost, label.sent, rest)
             for label, new_channel in self.network_steps(c, channel):
                 yield label, (endpoints, (new_channel, channels[1]) if c == 0 else (channels[0], new_channel), ghost)

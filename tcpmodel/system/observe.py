@@ -24,7 +24,7 @@ OPENS = ("LISTEN", "CONNECT")
 
 def endpoint_trace(steps, endpoint: int, spec_name: str, profile: str = "rfc9293", data: int = 0, calls: bool = True,
                    source: str = "tcpmodel system run") -> Trace:
-    events = []
+    events: list[SegmentEvent | CallEvent] = []
     for n, step in enumerate(steps):
         t = round(n * TICK, 6)
         if step.actor != endpoint or step.kind not in ENDPOINT_KINDS:
@@ -47,7 +47,7 @@ def incarnation_traces(steps, endpoint: int, spec_name: str, profile: str = "rfc
     """The endpoint's trace, one per incarnation: a new one begins with each open after the first
     (what the endpoint observed before its first open belongs to the first)."""
     whole = endpoint_trace(steps, endpoint, spec_name, profile, data, True, source)
-    parts: list[list] = [[]]
+    parts: list[list[SegmentEvent | CallEvent]] = [[]]
     opened = False
     for event in whole.events:
         if isinstance(event, CallEvent) and event.call in OPENS:

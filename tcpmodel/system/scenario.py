@@ -6,10 +6,13 @@ command-line flags, the spec's ``[scenario]`` table, and the defaults below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from tcpmodel.base.errors import InputError, did_you_mean
 from tcpmodel.base.seqnum import HALF, MODULUS
+from tcpmodel.language.spec import Spec
 
 ROLES = ("active", "passive", "either")
 ENDPOINTS = ("A", "B")
@@ -55,10 +58,10 @@ class Scenario:
     isn_stride: int = 0
     options: frozenset[str] = frozenset()
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, object]:
         d = asdict(self)
-        d["roles"] = dict(zip(ENDPOINTS, self.roles))
-        d["isn"] = dict(zip(ENDPOINTS, self.isn))
+        d["roles"] = dict(zip(ENDPOINTS, self.roles, strict=True))
+        d["isn"] = dict(zip(ENDPOINTS, self.isn, strict=True))
         d["options"] = sorted(self.options)
         if not self.timed:
             d.pop("msl")
@@ -67,13 +70,13 @@ class Scenario:
 
     def summary(self) -> str:
         """One line describing the scenario, for report headers and the check summary."""
-        roles = ", ".join(f"{e} {r}" for e, r in zip(ENDPOINTS, self.roles))
+        roles = ", ".join(f"{e} {r}" for e, r in zip(ENDPOINTS, self.roles, strict=True))
         parts = [
             roles,
             f"{self.incarnations} incarnation{'s' if self.incarnations != 1 else ''}",
             f"{self.data} octet{'s' if self.data != 1 else ''} each way",
             self.network(),
-            "timed (MSL %d ticks, RTO %d)" % (self.msl, self.rto) if self.timed else "untimed",
+            f"timed (MSL {self.msl} ticks, RTO {self.rto})" if self.timed else "untimed",
         ]
         if self.abort:
             parts.append("users may ABORT")
@@ -95,9 +98,9 @@ class Scenario:
 FIELDS = {f.name for f in fields(Scenario)}
 
 
-def make_scenario(spec, overrides: dict | None = None) -> Scenario:
+def make_scenario(spec: Spec, overrides: Mapping[str, object] | None = None) -> Scenario:
     """The scenario for ``spec``: defaults, then the spec's [isn] and [scenario], then overrides."""
-    values: dict = {}
+    values: dict[str, Any] = {}  # as given (TOML, command line, caller); validate() checks them
     isn = spec.isn
     if isn:
         values["isn"] = (isn.get("A", 0), isn.get("B", 0))
@@ -127,16 +130,18 @@ def make_scenario(spec, overrides: dict | None = None) -> Scenario:
     return scenario
 
 
-def _options(value, spec, where) -> set[str]:
+def _options(value: object, spec: Spec, where: str) -> set[str]:
     names = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    out: set[str] = set()
     for n in names:
-        if n not in spec.options:
+        if not isinstance(n, str) or n not in spec.options:
             known = ", ".join(sorted(spec.options)) or "none"
             raise InputError(f'unknown option "{n}"{did_you_mean(str(n), spec.options)} (this spec has: {known})', where=where)
-    return set(names)
+        out.add(n)
+    return out
 
 
-def _normalise(values: dict, where: str) -> dict:
+def _normalise(values: dict[str, Any], where: str) -> dict[str, Any]:
     out = dict(values)
     if "roles" in out:
         roles = out["roles"]

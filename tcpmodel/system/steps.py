@@ -21,9 +21,13 @@ state j.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 ENDPOINT_KINDS = ("call", "segment", "timer")  # the Label kinds of an endpoint's steps
+
+# A state of the composed system: ((endpoint A, endpoint B), (channel A->B, channel B->A), ghost),
+# nested tuples of numbers (``composed`` describes each part).
+SystemState = tuple[Any, ...]
 
 
 class Label(NamedTuple):
@@ -89,7 +93,7 @@ class EndpointStep(NamedTuple):
         return self.post[0]
 
 
-def decode_step(label: Label, state: tuple, nxt: tuple) -> EndpointStep | None:
+def decode_step(label: Label, state: SystemState, nxt: SystemState) -> EndpointStep | None:
     """The endpoint step ``label`` takes from system state ``state`` to ``nxt``; None for a
     network step or a tick."""
     if label.kind not in ENDPOINT_KINDS:

@@ -22,8 +22,10 @@ the steps are steps of the system is for ``checking.replay`` to say.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tcpmodel.base.errors import InputError, did_you_mean
 from tcpmodel.base.seqnum import MODULUS
@@ -52,6 +54,8 @@ STEP_KEYS = ("type", "index", "actor", "event", "rule", "rfc", "state_before", "
              "received", "segment", "states")
 SEGMENT_KEYS = ("from", "to", "flags", "seq", "ack", "len", "win", "incarnation", "age", "absolute_seq")
 
+Record = dict[str, Any]  # a JSON object: a line of a run file, or a segment in one
+
 
 @dataclass(frozen=True)
 class RunHeader:
@@ -59,12 +63,12 @@ class RunHeader:
     profile: str
     tool: str
     spec_file: str  # the spec the run is a run of, as it was named
-    scenario: dict  # Scenario.describe()
+    scenario: Record  # Scenario.describe()
     property: str | None = None  # the property a counterexample violates
     rfc: str = ""
     violation: str = ""  # the property's text
     cycle_start: int | None = None  # steps from this one (1-based) on repeat forever
-    record: dict | None = None  # the header line as read (what the ladder diagram reads)
+    record: Record | None = None  # the header line as read (what the ladder diagram reads)
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class RunStep:
     """One step of a run: its line in the file, its record as read, and what it shows."""
 
     line: int
-    record: dict
+    record: Record
     actor: int  # 0 (A) or 1 (B); for a network step the sender of its segment, -1 for a tick
     kind: str  # call, segment, timer (an endpoint's steps: ``system.steps.ENDPOINT_KINDS``), lose, duplicate, tick
     event: str
@@ -249,17 +253,17 @@ def _segment(segment, key: str) -> tuple[tuple, int]:
 # ------------------------------------------------------------ writing
 
 
-def run_header(spec: str, spec_file: str, scenario: dict, prop: str | None = None, rfc: str = "", violation: str = "",
-               cycle_start: int | None = None) -> dict:
+def run_header(spec: str, spec_file: str, scenario: Mapping[str, object], prop: str | None = None, rfc: str = "", violation: str = "",
+               cycle_start: int | None = None) -> Record:
     """The header line of a run, as a record (keys in the order they are written)."""
-    header = {"tcpmodel_trace": FORMAT, "kind": "run", "spec": spec, "profile": "model", "tool": TOOL, "spec_file": spec_file,
+    header: Record = {"tcpmodel_trace": FORMAT, "kind": "run", "spec": spec, "profile": "model", "tool": TOOL, "spec_file": spec_file,
               "scenario": scenario}
     if prop is not None:
         header.update(property=prop, rfc=rfc, violation=violation, cycle_start=cycle_start)
     return header
 
 
-def run_text(header: dict, records: list[dict]) -> str:
+def run_text(header: Record, records: list[Record]) -> str:
     """A run as the text of its file: the header, then each step with its keys sorted. A run that
     would not read back raises ValueError."""
     lines = [json.dumps({key: header[key] for key in RUN_HEADER_KEYS if key in header})]
@@ -271,6 +275,6 @@ def run_text(header: dict, records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_run(path, header: dict, records: list[dict]) -> None:
+def write_run(path: str | Path, header: Record, records: list[Record]) -> None:
     """Write a run file whole or not at all (``trace.write_atomic``)."""
     write_atomic(Path(path), run_text(header, records).encode("utf-8"), "run")

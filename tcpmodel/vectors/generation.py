@@ -21,20 +21,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import TypedDict
 
 from tcpmodel.base.errors import SpecError
 from tcpmodel.base.flags import ACK, FIN, RST, SPEC_FLAG_BITS, SYN, flag_names
 from tcpmodel.base.seqnum import seq_sub, wrap
 from tcpmodel.base.version import __version__
-from tcpmodel.engine.explore import explore
+from tcpmodel.engine.exploration import Progress
+from tcpmodel.engine.explore import Exploration, Model, explore
 from tcpmodel.language.spec import Spec
-from tcpmodel.oracle.judge import Oracle
+from tcpmodel.oracle.judge import Config, Oracle
 from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.proofs.symbolic import boundary_witnesses
 from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import make_scenario
+from tcpmodel.system.steps import Label, SystemState
 from tcpmodel.traces.trace import CallEvent, Header, SegmentEvent, Trace
 
 KINDS = {"SYN": SYN, "SYN-ACK": SYN | ACK, "ACK": ACK, "data": ACK, "FIN": FIN | ACK, "RST": RST, "RST-ACK": RST | ACK}
@@ -59,14 +63,32 @@ SCENARIO = {"incarnations": 1, "duplication": False, "reordering": False}
 PROFILE = dataclasses.replace(PROFILES["rfc9293"], delayed_ack=False, min_seconds=())
 
 
+class SegmentDict(TypedDict):
+    """A segment of a vector, as its JSON holds it."""
+
+    flags: str  # e.g. "SYN,ACK"
+    seq: int
+    ack: int
+    len: int
+
+
+class Stimulus(TypedDict, total=False):
+    """{"call": NAME[, "len": N]} | {"timeout": TIMER} | {"segment": {...}}"""
+
+    call: str
+    len: int
+    timeout: str
+    segment: SegmentDict
+
+
 @dataclass
 class Step:
-    stimulus: dict  # {"call": NAME[, "len": N]} | {"timeout": TIMER} | {"segment": {...}}
-    allowed: list[list[dict]]  # each alternative: the segments A sends, in order ([] = no segment)
+    stimulus: Stimulus
+    allowed: list[list[SegmentDict]]  # each alternative: the segments A sends, in order ([] = no segment)
     rules: list[str]  # the rules of A that may fire on the stimulus
     states: list[str]  # A's state after it, in each possibility
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {"stimulus": self.stimulus, "allowed": self.allowed, "rules": self.rules, "states": self.states}
 
 
@@ -79,7 +101,7 @@ class Vector:
     peer_isn: int
     steps: list[Step] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "role": self.role, "target": self.target, "isn": self.isn,
                 "peer_isn": self.peer_isn, "steps": [s.as_dict() for s in self.steps]}
 
@@ -93,22 +115,23 @@ class Suite:
     impossible: dict[tuple[str, str, str], str]  # why a cell has no vector
 
 
-def segment_dict(seg: tuple) -> dict:
+def segment_dict(seg: tuple[int, ...]) -> SegmentDict:
     flags, seq, ack, data = seg[:4]
     return {"flags": flag_names(flags), "seq": seq, "ack": ack if flags & ACK else 0, "len": data}
 
 
-def generate(spec: Spec, progress=None) -> Suite:
+def generate(spec: Spec, progress: Progress | None = None) -> Suite:
     vectors: list[Vector] = []
     reached: set[str] = set()
     for role in ROLES:
         vectors += _role_vectors(spec, role, reached, progress)
     active = [r.name for r in spec.rules if r.active(frozenset())]
-    rules = {name: 0 for name in active}
+    rules = dict.fromkeys(active, 0)
     for v in vectors:
         for name in {r for step in v.steps for r in step.rules}:
             rules[name] = rules.get(name, 0) + 1
-    cells, impossible = {}, {}
+    cells: dict[tuple[str, str, str], str] = {}
+    impossible: dict[tuple[str, str, str], str] = {}
     for state in spec.states:
         for kind in KINDS:
             for position in positions_for(spec, state):
@@ -140,19 +163,21 @@ def _why_impossible(spec: Spec, state: str, kind: str, position: str, reached: s
 # ---------------------------------------------------------------- one role
 
 
-def _role_vectors(spec: Spec, role: str, reached: set[str], progress) -> list[Vector]:
+def _role_vectors(spec: Spec, role: str, reached: set[str], progress: Progress | None) -> list[Vector]:
     system = System(spec, make_scenario(spec, {**SCENARIO, "roles": list(ROLES[role])}))
     # Prefixes a socket API can drive first; the RFC's other prefixes only where none exists.
-    first_rule: dict[int, tuple] = {}  # rule -> (exploration, k, label)
-    first_state: dict[str, tuple] = {}  # state name -> (exploration, k)
-    models = [_SocketDrivable(system)] if role == "passive" else []
+    first_rule: dict[int, tuple[Exploration[SystemState], int, Label]] = {}  # rule -> (exploration, k, label)
+    first_state: dict[str, tuple[Exploration[SystemState], int]] = {}  # state name -> (exploration, k)
+    models: list[Model[SystemState, Label]] = [_SocketDrivable(system)] if role == "passive" else []
     for model in [*models, system]:
-        found_rule, found_state = {}, {}
+        found_rule: dict[int, tuple[int, Label]] = {}
+        found_state: dict[str, int] = {}
 
-        def on_state(k, state, found_state=found_state):
+        def on_state(k: int, state: SystemState, found_state: dict[str, int] = found_state) -> None:
             found_state.setdefault(spec.states[state[0][0][0][0]], k)
 
-        def on_transition(k, label, j, state, nxt, found_rule=found_rule):
+        def on_transition(k: int, label: Label, j: int, state: SystemState, nxt: SystemState,
+                          found_rule: dict[int, tuple[int, Label]] = found_rule) -> None:
             if label.actor == 0 and label.kind in ("call", "segment", "timer") and label.rule not in found_rule:
                 found_rule[label.rule] = (k, label)
 
@@ -190,10 +215,10 @@ class _SocketDrivable:
         self.system = system
         self.syn_received = system.spec.states.index("SYN-RECEIVED")
 
-    def initial_states(self):
+    def initial_states(self) -> list[SystemState]:
         return self.system.initial_states()
 
-    def successors(self, state):
+    def successors(self, state: SystemState) -> Iterator[tuple[Label, SystemState]]:
         blocked = state[0][0][0][0] == self.syn_received
         for label, nxt in self.system.successors(state):
             if not (blocked and label.actor == 0 and label.kind == "call"):
@@ -204,7 +229,7 @@ def witnessed_offsets(spec: Spec) -> dict[str, int]:
     """Each boundary position as an offset from the number it is measured from, read off the
     witness Z3 finds for it."""
     witnesses = {w["name"]: w for w in boundary_witnesses(spec, 10.0)}
-    offsets = {}
+    offsets: dict[str, int] = {}
     for position, (name, moved, base) in WITNESSED.items():
         if name not in witnesses:
             raise SpecError(f"Z3 found no witness {name} for the vector position {position!r}", where=str(spec.path))
@@ -212,7 +237,7 @@ def witnessed_offsets(spec: Spec) -> dict[str, int]:
     return offsets
 
 
-def _labels(system: System, ex, k: int) -> list:
+def _labels(system: System, ex: Exploration[SystemState], k: int) -> list[Label]:
     path = ex.path_to(k)
     labels = []
     for a, b in pairwise(path):
@@ -229,7 +254,7 @@ class _Builder:
         self.names = [v.name for v in spec.variables]
         self.offsets = witnessed_offsets(spec)
 
-    def vector(self, name: str, target: str, labels: list, crafted: tuple | None = None) -> Vector:
+    def vector(self, name: str, target: str, labels: list[Label], crafted: tuple[str, str] | None = None) -> Vector:
         vector = Vector(name, self.role, target, self.system.isn(0, 1), self.system.isn(1, 1))
         configs = self.oracle.initial()
         for t, label in enumerate(labels):
@@ -245,26 +270,30 @@ class _Builder:
             vector.steps.append(self._step({"segment": segment_dict(seg)}, after))
         return vector
 
-    def _apply(self, vector: Vector, configs: set, label, now: float) -> set:
+    def _apply(self, vector: Vector, configs: set[Config], label: Label, now: float) -> set[Config]:
+        stimulus: Stimulus
         if label.kind == "call":
-            stimulus = {"call": label.event, **({"len": self.system.scenario.data} if label.event == "SEND" else {})}
+            stimulus = {"call": label.event}
+            if label.event == "SEND":
+                stimulus["len"] = self.system.scenario.data
             after = {c for c in (self.oracle.step(c, label.event, data=self.system.scenario.data, now=now) for c in configs) if c}
         elif label.kind == "timer":
             stimulus = {"timeout": label.event.removesuffix(" TIMEOUT")}
             after = {c for c in (self.oracle.step(c, label.event, now=now) for c in configs) if c}
         else:
+            assert label.segment is not None  # a delivery, with the segment delivered
             stimulus = {"segment": segment_dict(label.segment)}
             after = self.oracle.arrive(configs, label.segment[:5], now)
         vector.steps.append(self._step(stimulus, after))
         return after
 
-    def _step(self, stimulus: dict, configs: set) -> Step:
+    def _step(self, stimulus: Stimulus, configs: set[Config]) -> Step:
         allowed = sorted({tuple((s[0], s[1], s[2], s[3]) for s, _ in c.owed) for c in configs})
         rules = sorted({self.spec.rules[c.last].name for c in configs if c.last >= 0})
         states = sorted({self.spec.states[c.tcb[0]] for c in configs})
         return Step(stimulus, [[segment_dict(s) for s in alt] for alt in allowed], rules, states)
 
-    def crafted(self, tcb: tuple, kind: str, position: str) -> tuple:
+    def crafted(self, tcb: tuple[int, ...], kind: str, position: str) -> tuple[int, int, int, int, int]:
         """The tester's segment of ``kind`` at ``position`` relative to A's TCB."""
         var = {n: tcb[1 + i] for i, n in enumerate(self.names)}
         window = self.system.compiled.window
@@ -288,10 +317,11 @@ class _Builder:
 # ---------------------------------------------------------------- output
 
 
-def vector_trace(vector: Vector, choose=lambda step: 0) -> Trace:
+def vector_trace(vector: Vector, choose: Callable[[Step], int] = lambda step: 0) -> Trace:
     """The trace of a stack that answers every stimulus of ``vector`` with the allowed
     alternative ``choose(step)`` picks (by index): what a harness records when it runs it."""
-    events, t = [], 0.0
+    events: list[SegmentEvent | CallEvent] = []
+    t = 0.0
     for step in vector.steps:
         t += 0.01 if "timeout" not in step.stimulus else 2.0
         stimulus = step.stimulus
@@ -303,7 +333,7 @@ def vector_trace(vector: Vector, choose=lambda step: 0) -> Trace:
     return Trace(Header(PROFILE.name, PROFILE.name, source=vector.name), tuple(events))
 
 
-def _trace_segment(t: float, direction: str, seg: dict) -> SegmentEvent:
+def _trace_segment(t: float, direction: str, seg: SegmentDict) -> SegmentEvent:
     flags = sum(SPEC_FLAG_BITS[f] for f in seg["flags"].split(",") if f in SPEC_FLAG_BITS)
     return SegmentEvent(t, direction, flags, seg["seq"], seg["ack"], 4, seg["len"])
 
@@ -335,7 +365,7 @@ def coverage_text(suite: Suite) -> str:
     return "\n".join(lines) + "\n"
 
 
-def coverage_json(suite: Suite) -> dict:
+def coverage_json(suite: Suite) -> dict[str, object]:
     return {
         "vectors": len(suite.vectors),
         "rules": {"fired": sum(1 for n in suite.rules.values() if n), "total": len(suite.rules), "per_rule": suite.rules},

@@ -18,8 +18,9 @@ linux`` (``tcpmodel.conformance.stacks.linux``), so packetdrill and tcpmodel see
   in a simultaneous open moves it).
 - The tester's SYN offers MSS 1460 and every segment of its window 65535, as conform's tester.
 - A segment "out of window" (where the endpoint has a window: not in CLOSED, LISTEN or
-  SYN-SENT) is placed 65535 beyond RCV.NXT where the model places it RCV.WND beyond: no window a stack without window scaling advertises reaches it (conform moves it just
-  beyond the window the stack advertised, which a script cannot read).
+  SYN-SENT) is placed 65535 beyond RCV.NXT where the model places it RCV.WND beyond: no window a
+  stack without window scaling advertises reaches it (conform moves it just beyond the window the
+  stack advertised, which a script cannot read).
 - A vector that begins with a segment to a closed port opens a listener and closes it first:
   packetdrill takes the addresses of its segments from the socket under test.
 
@@ -43,7 +44,7 @@ SYN-RECEIVED, or a SEND on a listener): the socket API has no handle on it, and 
 from __future__ import annotations
 
 from tcpmodel.base.seqnum import seq_add, seq_sub
-from tcpmodel.vectors.generation import Vector
+from tcpmodel.vectors.generation import SegmentDict, Stimulus, Vector
 
 LETTERS = {"SYN": "S", "FIN": "F", "RST": "R"}
 SLOW_TIMERS = ("USER", "TIME-WAIT")
@@ -116,7 +117,8 @@ class _Writer:
             if not first:
                 lines.append("// the spec allows no segment here")
             for n, segment in enumerate(first):
-                lines.append(f"{self._when(stimulus, segment, n)} > " + self._outbound(segment, reset_ack="call" in stimulus and bool(before) and set(before) <= set(RESET_WITH_ACK)))
+                reset_ack = "call" in stimulus and bool(before) and set(before) <= set(RESET_WITH_ACK)
+                lines.append(f"{self._when(stimulus, segment, n)} > " + self._outbound(segment, reset_ack=reset_ack))
             for other in others:
                 lines.append("// or: " + ("; ".join(self._outbound(s, reset_ack=False, note=True) for s in other) if other else "no segment"))
             if not accepted and any(state in SYNCHRONIZED for state in step.states):
@@ -125,7 +127,7 @@ class _Writer:
             before = step.states
         return lines
 
-    def _call(self, stimulus: dict, before: list[str]) -> list[str]:
+    def _call(self, stimulus: Stimulus, before: list[str]) -> list[str]:
         call, fd = stimulus["call"], self.fd
         if call == "CONNECT":
             return ["+0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)"]
@@ -140,7 +142,7 @@ class _Writer:
             return [f"+0 shutdown({fd}, SHUT_WR) = 0"]
         return [f"+0 setsockopt({fd}, SOL_SOCKET, SO_LINGER, {{onoff=1, linger=0}}, 8) = 0", f"+0 close({fd}) = 0"]
 
-    def _when(self, stimulus: dict, segment: dict, n: int) -> str:
+    def _when(self, stimulus: Stimulus, segment: SegmentDict, n: int) -> str:
         if n == 0 and "timeout" in stimulus:
             return f"+{RTO_RANGE[0]}~+{RTO_RANGE[1]}"
         if segment["flags"] == "ACK" and not segment["len"]:
@@ -155,7 +157,7 @@ class _Writer:
         """One of the tester's numbers as packetdrill writes it, in or on a SYN or not."""
         return seq_sub(value, self.vector.peer_isn if syn else self.peer_base)
 
-    def _inbound(self, segment: dict, shift: bool) -> str:
+    def _inbound(self, segment: SegmentDict, shift: bool) -> str:
         seq = segment["seq"]
         if shift and self.vector.target.endswith("/ out of window"):
             seq += WINDOW - self.model_window
@@ -169,7 +171,7 @@ class _Writer:
             text += f" ack {self._own(segment['ack'])}"
         return text + f" win {WINDOW}" + (f" <mss {MSS}>" if "SYN" in flags else "")
 
-    def _outbound(self, segment: dict, reset_ack: bool, note: bool = False) -> str:
+    def _outbound(self, segment: SegmentDict, reset_ack: bool, note: bool = False) -> str:
         flags = segment["flags"].split(",")
         if "SYN" in flags and self.isn is None and not note:
             self.isn = segment["seq"]

@@ -13,13 +13,14 @@ and a line protocol (user calls); their C and Go programs are built by ``build``
 """
 
 import importlib
+from types import ModuleType
 
 from tcpmodel.base.errors import InputError, did_you_mean
 
 STACKS = ("linux", "pytcp", "slirp", "lwip", "gvisor")
 
 
-def stack_module(name: str):
+def stack_module(name: str) -> ModuleType:
     if name not in STACKS:
         raise InputError(f'unknown stack "{name}"{did_you_mean(name, STACKS)}; stacks: {", ".join(STACKS)}')
     return importlib.import_module(f"tcpmodel.conformance.stacks.{name}")

@@ -50,7 +50,7 @@ def built_program(name: str, sources: list[str], command: list[str], output: str
         if shutil.which(argv[0]) is None:
             raise BuildFailed(f"building the {name} program needs `{argv[0]}`, which is not installed "
                               "(tcpmodel stacks --install installs it)")
-        done = subprocess.run(argv, cwd=work, capture_output=True, text=True, env={**os.environ, **(env or {})})
+        done = subprocess.run(argv, cwd=work, check=False, capture_output=True, text=True, env={**os.environ, **(env or {})})
         if done.returncode != 0:
             said = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
             raise BuildFailed(f"building the {name} program failed: {' '.join(argv[:3])}...: "

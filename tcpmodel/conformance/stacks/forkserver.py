@@ -17,6 +17,7 @@ one that died is started afresh on the next launch.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import IO
 
 STARTUP_SECONDS = 10.0  # to import what the programs need and say "ready"
 REPLY_SECONDS = 5.0  # to fork one program
@@ -55,8 +57,10 @@ class ForkedProgram:
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
             if not select.select([self._status], [], [], timeout)[0]:
+                assert timeout is not None  # without one, select waits until the status comes
                 raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
             self._read_status()
+        assert self.returncode is not None  # _read_status sets it
         return self.returncode
 
     def _read_status(self) -> None:
@@ -65,10 +69,8 @@ class ForkedProgram:
         if said:
             self.returncode = int(said)
         else:  # the server died before the child: make sure the child is gone too
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, 9)
-            except (ProcessLookupError, PermissionError):
-                pass
             self.returncode = -9
 
 
@@ -80,7 +82,7 @@ class ForkServer:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._control: socket.socket | None = None
-        self._stderr = None
+        self._stderr: IO[bytes] | None = None
         atexit.register(self.close)
 
     @property
@@ -116,10 +118,11 @@ class ForkServer:
 
     def _running(self) -> socket.socket:
         if self._process is not None and self._process.poll() is None:
+            assert self._control is not None  # set whenever the server runs
             return self._control
         self._stop()
         control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the server's standard error while it runs; _stop() closes it
         try:
             self._process = subprocess.Popen(
                 [sys.executable, str(self.server), str(theirs.fileno())], stdin=subprocess.DEVNULL,
@@ -137,7 +140,7 @@ class ForkServer:
         return control
 
     def _complaint(self, what: str) -> str:
-        last = []
+        last: list[str] = []
         if self._stderr is not None:
             self._stderr.seek(0)
             last = [line for line in self._stderr.read().decode("utf-8", "replace").splitlines() if line.strip()][-1:]

@@ -73,7 +73,7 @@ SETTINGS = {
 def debian_version(package: str) -> str | None:
     if shutil.which("dpkg-query") is None:
         return None
-    done = subprocess.run(["dpkg-query", "-W", "-f=${Status}\t${Version}", package], capture_output=True, text=True)
+    done = subprocess.run(["dpkg-query", "-W", "-f=${Status}\t${Version}", package], check=False, capture_output=True, text=True)
     status, _, version = done.stdout.partition("\t")
     return version if done.returncode == 0 and "install ok installed" in status else None
 
@@ -104,7 +104,7 @@ def prepare() -> None:
 
 
 def describe() -> dict:
-    go = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True) if shutil.which("go") else None
+    go = subprocess.run(["go", "env", "GOVERSION"], check=False, capture_output=True, text=True) if shutil.which("go") else None
     return {
         "version": f"gVisor netstack {debian_version(SOURCES_PACKAGE) or '(version unknown)'} "
                    f"(Debian {SOURCES_PACKAGE}, built with {go.stdout.strip() if go and go.returncode == 0 else 'go'})",

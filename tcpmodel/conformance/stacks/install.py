@@ -25,7 +25,7 @@ def missing_debian(packages) -> list[str]:
         return list(packages)
     missing = []
     for package in packages:
-        done = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+        done = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], check=False, capture_output=True, text=True)
         if done.returncode != 0 or "install ok installed" not in done.stdout:
             missing.append(package)
     return missing
@@ -44,13 +44,13 @@ def install(modules, say=print) -> None:
         say(f"apt-get install {' '.join(missing)}")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
-            done = subprocess.run(argv, capture_output=True, text=True, env=env)
+            done = subprocess.run(argv, check=False, capture_output=True, text=True, env=env)
             if done.returncode != 0:
                 said = [line for line in done.stderr.splitlines() if line.strip()][-1:]
                 raise InstallFailed(f"{' '.join(argv[:2])} failed (exit status {done.returncode})" + (f": {said[0]}" if said else ""))
     if pypi:
         say(f"pip install {' '.join(pypi)}")
-        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *pypi], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *pypi], check=False, capture_output=True, text=True)
         if done.returncode != 0:
             said = [line for line in done.stderr.splitlines() if line.strip()][-1:]
             raise InstallFailed(f"pip install {' '.join(pypi)} failed" + (f": {said[0]}" if said else ""))

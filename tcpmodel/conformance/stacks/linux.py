@@ -256,7 +256,8 @@ class LinuxAdapter:
                 sock.close()
                 return "ok"
         except OSError as exc:
-            return f"error: {errno.errorcode.get(exc.errno, exc.errno)}"
+            code = exc.errno
+            return f"error: {errno.errorcode.get(code, code) if code is not None else code}"
         raise ValueError(f"unknown user call {name!r}")
 
     def _connect(self) -> str:

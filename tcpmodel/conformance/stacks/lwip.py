@@ -110,7 +110,7 @@ def _release() -> str:
 
 def _debian_version() -> str:
     try:
-        done = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "liblwip-dev"], capture_output=True, text=True)
+        done = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "liblwip-dev"], check=False, capture_output=True, text=True)
     except OSError:
         return "version unknown"
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "version unknown"

@@ -37,6 +37,7 @@ vector ends; its temporary files are its own business (it should make none).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
@@ -86,7 +87,7 @@ class ProcessAdapter:
         self.peer = f"{addresses.tester}:{tester_port}"
         self.packets, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.packets.setblocking(False)
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the program's standard error while it lives; close() closes it
         self.version = ""
         try:
             self.process = (launch or popen)(
@@ -98,6 +99,9 @@ class ProcessAdapter:
             raise HarnessFailed(f"cannot start {argv[0]}: {exc.strerror}") from None
         finally:
             child.close()
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None  # started with a pipe to each
+        self.stdin, self.stdout = stdin, stdout
         self._buffer = b""
         try:
             word, _, rest = self._line(STARTUP_SECONDS, "ready").partition(" ")
@@ -158,15 +162,15 @@ class ProcessAdapter:
 
     def command(self, text: str) -> str:
         try:
-            self.process.stdin.write(text.encode() + b"\n")
-            self.process.stdin.flush()
+            self.stdin.write(text.encode() + b"\n")
+            self.stdin.flush()
         except (BrokenPipeError, ValueError):
             raise HarnessFailed(self._complaint(f"was gone when sent {text!r}")) from None
         return self._line(REPLY_SECONDS, text)
 
     def _line(self, seconds: float, waiting_for: str) -> str:
         deadline = time.monotonic() + seconds
-        stdout = self.process.stdout
+        stdout = self.stdout
         while b"\n" not in self._buffer:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([stdout], [], [], max(left, 0.0))
@@ -174,10 +178,8 @@ class ProcessAdapter:
                 raise HarnessFailed(self._complaint(f"did not answer {waiting_for!r} within {seconds:g} s"))
             chunk = os.read(stdout.fileno(), 4096)
             if not chunk:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self.process.wait(1.0)  # so that the complaint can give its exit status
-                except subprocess.TimeoutExpired:
-                    pass
                 raise HarnessFailed(self._complaint(f"exited while answering {waiting_for!r}"))
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -193,27 +195,23 @@ class ProcessAdapter:
     def close(self) -> None:
         if self.process.poll() is None:
             try:
-                self.process.stdin.write(b"QUIT\n")
-                self.process.stdin.flush()
+                self.stdin.write(b"QUIT\n")
+                self.stdin.flush()
                 self.process.wait(1.0)
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
         self.kill()
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
+        for stream in (self.stdin, self.stdout):
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
         self.packets.close()
         self.stderr.close()
 
     def kill(self) -> None:
         """Kill the program and everything it started (its own session), and reap it."""
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, 9)
-            except ProcessLookupError:
-                pass
             self.process.wait()
 
 

@@ -21,6 +21,7 @@ still running and exits. It is single-threaded, so forking it is safe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -35,7 +36,7 @@ MESSAGE_BYTES = 4096
 
 
 def serve(control: socket.socket) -> None:
-    import pmd_pytcp.socket  # noqa: F401
+    import pmd_pytcp.socket
     import pmd_pytcp.stack  # noqa: F401
     import program  # noqa: F401 - imported here once, for every child (it imports PyTCP on use)
 
@@ -67,10 +68,8 @@ def serve(control: socket.socket) -> None:
                 control.sendall(str(pid).encode())
     finally:
         for pid in children:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def reap(children: dict[int, int]) -> None:
@@ -84,10 +83,8 @@ def reap(children: dict[int, int]) -> None:
             return
         descriptor = children.pop(pid, None)
         if descriptor is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.write(descriptor, str(os.waitstatus_to_exitcode(status)).encode())
-            except OSError:
-                pass
             os.close(descriptor)
 
 
@@ -99,7 +96,7 @@ def fork(arguments: list[str], descriptors: list[int]) -> int:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        stdin, stdout, stderr, packets, status = descriptors
+        stdin, stdout, stderr, packets, _status = descriptors
         for descriptor, target in ((stdin, 0), (stdout, 1), (stderr, 2), (packets, PACKET_FD)):
             os.dup2(descriptor, target)
         os.closerange(PACKET_FD + 1, os.sysconf("SC_OPEN_MAX"))  # the sources, the zygote's own, the rest
@@ -108,10 +105,8 @@ def fork(arguments: list[str], descriptors: list[int]) -> int:
 
         program.main([str(PACKET_FD), *arguments[1:]])
     except BaseException as exc:  # noqa: BLE001 - the child must never return into the zygote's loop
-        try:
+        with contextlib.suppress(OSError):
             os.write(2, f"pytcp zygote child failed: {type(exc).__name__}: {exc}\n".encode())
-        except OSError:
-            pass
     os._exit(1)
 
 
