@@ -105,7 +105,8 @@ class Plan:
         return f"{self.client} -> {self.server} #0"
 
     def segments(self) -> int:
-        return 3 + sum(1 + len(r) + (len(r) + 1) // 2 + a for (_, r), a in zip(self.rounds, self.server_acks_first)) + (3 if self.three_way_close else 4)
+        rounds = sum(1 + len(r) + (len(r) + 1) // 2 + a for (_, r), a in zip(self.rounds, self.server_acks_first, strict=True))
+        return 3 + rounds + (3 if self.three_way_close else 4)
 
     def wraps(self) -> bool:
         """Whether a sequence or acknowledgment number of this connection passes through 0."""
@@ -187,7 +188,7 @@ def connection_packets(plan: Plan) -> list[TcpPacket]:
     send(c, "SYN", options=syn_options, win=64240)
     send(s, "SYN,ACK", gap=plan.rtt, options=f"020405b40402080a{clock[s] + 1:08x}{clock[c]:08x}01030307", win=65160)
     send(c, "ACK")
-    for index, ((request, response), ack_first) in enumerate(zip(plan.rounds, plan.server_acks_first)):
+    for index, ((request, response), ack_first) in enumerate(zip(plan.rounds, plan.server_acks_first, strict=True)):
         seq_extra = 1 if error_at.get("request") == index else 0
         send(c, "ACK,PSH", request, seq_extra=seq_extra)
         nxt[c] += seq_extra  # the client went on from where its faulty segment ended

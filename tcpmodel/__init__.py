@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tcpmodel.base.errors import InputError, SpecError
     from tcpmodel.checking.check import CheckResult, PropertyResult, check
     from tcpmodel.checking.counterexample import Counterexample
-    from tcpmodel.conformance.harness import Outcome, Settings
+    from tcpmodel.conformance.outcomes import Outcome, Settings
     from tcpmodel.conformance.run import ConformanceRun, conform
     from tcpmodel.engine.explore import Bounds
     from tcpmodel.language.spec import Spec, load_spec
@@ -74,8 +74,8 @@ _API = {
     "ConnectionVerdict": ("tcpmodel.oracle.audit", "ConnectionVerdict"),
     "conform": ("tcpmodel.conformance.run", "conform"),
     "ConformanceRun": ("tcpmodel.conformance.run", "ConformanceRun"),
-    "Outcome": ("tcpmodel.conformance.harness", "Outcome"),
-    "Settings": ("tcpmodel.conformance.harness", "Settings"),
+    "Outcome": ("tcpmodel.conformance.outcomes", "Outcome"),
+    "Settings": ("tcpmodel.conformance.outcomes", "Settings"),
 }
 
 __all__ = [

@@ -37,7 +37,8 @@ def ipv4(src, dst, payload, protocol=6, fragment=0, total=None):
 
 
 def ipv6(src, dst, payload, next_header=6):
-    header = struct.pack(">IHBB16s16s", 0x60000000, len(payload), next_header, 64, socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst))
+    addresses = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+    header = struct.pack(">IHBB16s16s", 0x60000000, len(payload), next_header, 64, *addresses)
     return header + payload
 
 
@@ -153,7 +154,7 @@ LINKS = [(0, 4), (0, 6), (1, 4), (1, 6), (101, 4), (101, 6), (113, 4), (113, 6),
 @pytest.mark.parametrize("linktype,version", LINKS)
 def test_every_link_type_and_ip_version(tmp_path, linktype, version):
     frames = [link(linktype, p) for p in handshake(version)]
-    path = write(tmp_path, pcap_file(linktype, [(s, f, frame) for (s, f), frame in zip(TIMES, frames)]))
+    path = write(tmp_path, pcap_file(linktype, [(s, f, frame) for (s, f), frame in zip(TIMES, frames, strict=False)]))
     capture = read_capture(path)
     connection = only_connection(capture)
     assert capture.skipped == 0
@@ -165,7 +166,7 @@ def test_every_link_type_and_ip_version(tmp_path, linktype, version):
 @pytest.mark.parametrize("version", [4, 6])
 def test_loopback_family_in_big_endian(tmp_path, version):
     frames = [link(0, p, big_endian_family=True) for p in handshake(version)]
-    path = write(tmp_path, pcap_file(0, [(s, f, frame) for (s, f), frame in zip(TIMES, frames)]))
+    path = write(tmp_path, pcap_file(0, [(s, f, frame) for (s, f), frame in zip(TIMES, frames, strict=False)]))
     assert list(only_connection(read_capture(path)).segments) == EXPECTED
 
 
@@ -182,7 +183,7 @@ def test_pcap_byte_orders_and_resolutions(tmp_path, order, nano):
 
 def test_modified_pcap_format(tmp_path):
     frames = [link(1, p) for p in handshake(6)]
-    path = write(tmp_path, pcap_file(1, [(s, f, frame) for (s, f), frame in zip(TIMES, frames)], modified=True))
+    path = write(tmp_path, pcap_file(1, [(s, f, frame) for (s, f), frame in zip(TIMES, frames, strict=False)], modified=True))
     assert list(only_connection(read_capture(path)).segments) == EXPECTED
 
 
@@ -231,7 +232,7 @@ def test_pcapng_interface_with_an_empty_resolution_option(tmp_path):
 def test_pcapng_written_by_dpkt(tmp_path):
     buffer = io.BytesIO()
     writer = dpkt.pcapng.Writer(buffer, snaplen=65535, linktype=1)
-    for (seconds, micro), packet in zip(TIMES, handshake(4)):
+    for (seconds, micro), packet in zip(TIMES, handshake(4), strict=False):
         writer.writepkt_time(link(1, packet), seconds + micro / 1e6)
     capture = read_capture(write(tmp_path, buffer.getvalue(), "c.pcapng"))
     assert list(only_connection(capture).segments) == EXPECTED
@@ -291,7 +292,7 @@ def test_ethernet_vlan_tags_are_skipped(tmp_path):
 
 def three_packet_pcap():
     frames = [link(1, p) for p in handshake(4)]
-    data = pcap_file(1, [(s, f, frame) for (s, f), frame in zip(TIMES, frames)])
+    data = pcap_file(1, [(s, f, frame) for (s, f), frame in zip(TIMES, frames, strict=False)])
     third = 24 + 2 * 16 + len(frames[0]) + len(frames[1])
     return data, third
 
@@ -347,7 +348,8 @@ def test_pcap_record_claiming_a_huge_packet(tmp_path):
         (b"# a text file\n", "not a pcap or pcapng file (it starts with 23206120)"),
         (b"\xd4\xc3\xb2\xa1\x02\x00", "truncated pcap file header (6 of 24 bytes)"),
         (section("<")[:20], "not a pcap or pcapng file (pcapng section header: truncated block (20 of 28 bytes))"),
-        (b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00XXXX", "not a pcap or pcapng file (pcapng section header: section header with an unknown byte-order magic 58585858)"),
+        (b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00XXXX",
+         "not a pcap or pcapng file (pcapng section header: section header with an unknown byte-order magic 58585858)"),
     ],
 )
 def test_not_a_capture(tmp_path, data, message):
@@ -364,7 +366,7 @@ def test_unsupported_link_type(tmp_path):
 
 
 def test_missing_capture(tmp_path):
-    with pytest.raises(InputError, match="nowhere.pcap: cannot read capture: No such file or directory$"):
+    with pytest.raises(InputError, match=r"nowhere\.pcap: cannot read capture: No such file or directory$"):
         read_capture(tmp_path / "nowhere.pcap")
 
 
@@ -396,7 +398,7 @@ def frames_of_a_link(draw):
 
 def test_tcp_behind_hop_by_hop_authentication_and_fragment_headers(tmp_path):
     frames = [link(1, with_extension_headers(p)) for p in handshake(6)]
-    capture = read_capture(write(tmp_path, pcap_file(1, [(s, f, frame) for (s, f), frame in zip(TIMES, frames)])))
+    capture = read_capture(write(tmp_path, pcap_file(1, [(s, f, frame) for (s, f), frame in zip(TIMES, frames, strict=False)])))
     assert list(only_connection(capture).segments) == EXPECTED
 
 
@@ -463,7 +465,7 @@ CLOSE = [(0, FIN | ACK, 101, 501), (1, FIN | ACK, 501, 102), (0, ACK, 102, 502)]
 
 def test_two_connections_interleaved_on_different_ports(tmp_path):
     first, second = flow(*OPEN, *CLOSE), flow(*OPEN, client_port=40001)
-    packets = [p for pair in zip(first, second) for p in pair] + first[3:]
+    packets = [p for pair in zip(first, second, strict=False) for p in pair] + first[3:]
     capture = capture_of(tmp_path, packets)
     one, two = capture.connections
     assert (one.client, two.client) == ("10.0.0.1:40000", "10.0.0.1:40001")
@@ -607,12 +609,12 @@ def test_write_pcap_never_writes_a_whole_second_as_a_fraction(tmp_path, nanoseco
     ticks = 10**9 if nanoseconds else 10**6
     records, offset = [], 24
     while offset < len(data):
-        seconds, fraction, caplen, length = struct.unpack("<IIII", data[offset : offset + 16])
+        seconds, fraction, caplen, _length = struct.unpack("<IIII", data[offset : offset + 16])
         records.append((seconds, fraction))
         offset += 16 + caplen
     assert all(fraction < ticks for _, fraction in records)
     assert [s for s, _ in records] == [1_700_000_000 if nanoseconds else 1_700_000_001, 1, 2]
-    assert all(abs(s + f / ticks - t) < 1e-6 for (s, f), t in zip(records, times))
+    assert all(abs(s + f / ticks - t) < 1e-6 for (s, f), t in zip(records, times, strict=True))
 
 
 def test_written_checksums_are_correct():

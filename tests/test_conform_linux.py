@@ -11,7 +11,8 @@ import pytest
 
 from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.cli.main import main
-from tcpmodel.conformance.harness import Settings, run_suite, select
+from tcpmodel.conformance.harness import run_suite, select
+from tcpmodel.conformance.outcomes import Settings
 from tcpmodel.conformance.report import conform_markdown
 from tcpmodel.conformance.stacks import linux
 from tcpmodel.host.netns import leftover_namespaces, own_prefix

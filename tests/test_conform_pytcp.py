@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.conformance.harness import Settings, run_suite
+from tcpmodel.conformance.harness import run_suite
+from tcpmodel.conformance.outcomes import Settings
 from tcpmodel.conformance.stacks import process, pytcp
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.profiles import PROFILES

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tcpmodel.conformance.harness import Settings, Unsupported, run_suite
+from tcpmodel.conformance.harness import run_suite
+from tcpmodel.conformance.outcomes import Settings, Unsupported
 from tcpmodel.conformance.stacks import process, slirp
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.profiles import PROFILES

@@ -9,7 +9,7 @@ import pytest
 from tcpmodel.base.flags import FLAG_BITS
 from tcpmodel.conformance.evidence import write_examples
 from tcpmodel.conformance.findings import Finding, explain, stale
-from tcpmodel.conformance.harness import Outcome, Recording
+from tcpmodel.conformance.outcomes import Outcome, Recording
 from tcpmodel.conformance.report import (
     conform_json,
     conform_markdown,

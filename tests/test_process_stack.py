@@ -6,7 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from tcpmodel.conformance.harness import Settings, run_suite
+from tcpmodel.conformance.harness import run_suite
+from tcpmodel.conformance.outcomes import Settings
 from tcpmodel.conformance.stacks import process
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.profiles import PROFILES

@@ -50,7 +50,7 @@ def test_every_claim_has_one_row_with_a_verdict(quick):
     assert all(r.verdict in VERDICTS and r.findings for r in rows)
     table = [line for line in (out / "seed-claims.md").read_text().splitlines() if re.match(r"\| \d+ \|", line)]
     assert len(table) == 16
-    for line, row in zip(table, rows):
+    for line, row in zip(table, rows, strict=True):
         cells = line.split(" | ")
         assert cells[0] == f"| {row.claim.number}" and f"**{row.verdict}**" in cells
 
@@ -113,7 +113,7 @@ def test_every_artefact_names_the_command_that_writes_it(quick):
 
 def test_a_verdict_follows_the_evidence(quick):
     """Change one result and the verdict changes with it: nothing is written down."""
-    ev, rows, _ = quick
+    ev, _rows, _ = quick
     reliable = next(c for c in CLAIMS if c.number == 2)
     broken = copy.copy(ev)
     checked = ev.checks["reference"]
@@ -182,7 +182,7 @@ def test_a_witness_is_the_shortest_run_through_its_milestones(reference):
     from tcpmodel.claims.gather import BASIC, system_for
 
     s = system_for(reference, BASIC)
-    run = shortest_run(s, [lambda l, p, q: state_of(s, q, "A") == state_of(s, q, "B") == "ESTABLISHED"])
+    run = shortest_run(s, [lambda lab, p, q: state_of(s, q, "A") == state_of(s, q, "B") == "ESTABLISHED"])
     assert [r["rule"] for r in run.records()] == ["closed_connect", "closed_listen", "listen_syn", "synsent_synack", "synrcvd_ack"]
     run, stuck = replay(s, [Action("A", "CONNECT"), Action("A", "SEGMENT", "SYN,ACK")])
     assert stuck == 1 and len(run.steps) == 1

@@ -109,6 +109,7 @@ def files(ev: Evidence, name: str) -> list[str]:
 
 def pictures(ev: Evidence, link: Linker) -> list[str]:
     spec = ev.reference
+    assert spec is not None, "gather() keeps the reference spec"
     table = edge_table(spec)
     steps = sum(1 for *_, kind, rules in table if kind == "open/close")
     lines = [

@@ -61,7 +61,7 @@ KERNEL_RECORDS = ("time-wait", "port-exhaustion", "message-boundaries", "syn-dat
 # The variants and the property each one's design point protects; the reference is checked
 # under each variant's own scenario beside it. Quick mode shrinks scenarios where the
 # counterexample survives it.
-VARIANTS = (
+VARIANTS: tuple[tuple[str, str, dict[str, object]], ...] = (
     ("two_way_handshake", "handshake_agreement", {"capacity": 1}),
     ("fixed_isn", "stream_integrity", {"capacity": 1}),
     ("no_time_wait", "graceful_close", {}),
@@ -138,6 +138,7 @@ def run_check(ev: Evidence, key: str, spec: Spec, overrides: dict, say, ledger: 
     counterexamples = {}
     for p in result.violated:
         ce = p.counterexample
+        assert ce is not None, "a violated property has its counterexample"
         header = ce.header()
         counterexamples[p.prop.name] = (header, ce.step_records())
     holds = {p.prop.name: p.holds for p in result.properties}
@@ -171,18 +172,18 @@ def is_call(label, actor: int, event: str) -> bool:
 
 def established_with(s: System):
     """A milestone: both ends ESTABLISHED and nothing in flight."""
-    return lambda l, p, q: state_of(s, q, "A") == state_of(s, q, "B") == "ESTABLISHED" and network_empty(q)
+    return lambda lab, p, q: state_of(s, q, "A") == state_of(s, q, "B") == "ESTABLISHED" and network_empty(q)
 
 
 def gather_witnesses(ev: Evidence, spec: Spec) -> None:
     # One whole connection: handshake, 3 octets from A, A closes first.
     s = system_for(spec, {**BASIC, "data": 3})
     established = established_with(s)
-    run = shortest_run(s, [established, lambda l, p, q: is_call(l, 0, "SEND"),
-                           lambda l, p, q: delivered(q, "B") == 3 and network_empty(q) and state_of(s, q, "A") == "ESTABLISHED",
-                           lambda l, p, q: is_call(l, 0, "CLOSE"),
-                           lambda l, p, q: is_call(l, 1, "CLOSE") and state_of(s, p, "B") == "CLOSE-WAIT",
-                           lambda l, p, q: s.is_quiet(q)])
+    run = shortest_run(s, [established, lambda lab, p, q: is_call(lab, 0, "SEND"),
+                           lambda lab, p, q: delivered(q, "B") == 3 and network_empty(q) and state_of(s, q, "A") == "ESTABLISHED",
+                           lambda lab, p, q: is_call(lab, 0, "CLOSE"),
+                           lambda lab, p, q: is_call(lab, 1, "CLOSE") and state_of(s, p, "B") == "CLOSE-WAIT",
+                           lambda lab, p, q: s.is_quiet(q)])
     shown = Shown("connection", run, s.scenario.summary())
     if run is not None:
         opened = next(n for n, st in enumerate(run.steps) if established(st.label, st.pre, st.post)) + 1
@@ -194,11 +195,12 @@ def gather_witnesses(ev: Evidence, spec: Spec) -> None:
 
     # The segment that completes B's handshake carries data, and B delivers it.
     s = system_for(spec, {**BASIC, "loss": True, "data": 1})
-    run = shortest_run(s, [lambda l, p, q: l.kind == "segment" and l.actor == 1 and state_of(s, p, "B") == "SYN-RECEIVED"
-                           and l.segment[3] > 0 and delivered(q, "B") > 0])
+    run = shortest_run(s, [lambda lab, p, q: lab.kind == "segment" and lab.actor == 1 and state_of(s, p, "B") == "SYN-RECEIVED"
+                           and lab.segment[3] > 0 and delivered(q, "B") > 0])
     shown = Shown("third-segment-data", run, s.scenario.summary())
     if run is not None:
         last = run.steps[-1]
+        assert last.label.segment is not None, "the run ends with B receiving a segment"
         shown.facts = {"rule": spec.rules[last.label.rule].name, "state_after": state_of(s, last.post, "B"),
                        "octets": last.label.segment[3], "delivered": delivered(last.post, "B"), "records": run.records()}
     keep(ev, shown, "B, in SYN-RECEIVED, receives the segment that completes the handshake carrying data, and delivers it",
@@ -206,9 +208,9 @@ def gather_witnesses(ev: Evidence, spec: Spec) -> None:
 
     # After A's FIN, B sends in CLOSE-WAIT and A delivers the octet; then the close completes.
     s = system_for(spec, {**BASIC, "data": 1})
-    run = shortest_run(s, [established_with(s), lambda l, p, q: is_call(l, 1, "SEND") and state_of(s, p, "B") == "CLOSE-WAIT",
-                           lambda l, p, q: delivered(q, "A") > 0 and network_empty(q) and state_of(s, q, "B") == "CLOSE-WAIT",
-                           lambda l, p, q: s.is_quiet(q)])
+    run = shortest_run(s, [established_with(s), lambda lab, p, q: is_call(lab, 1, "SEND") and state_of(s, p, "B") == "CLOSE-WAIT",
+                           lambda lab, p, q: delivered(q, "A") > 0 and network_empty(q) and state_of(s, q, "B") == "CLOSE-WAIT",
+                           lambda lab, p, q: s.is_quiet(q)])
     shown = Shown("close-wait-send", run, s.scenario.summary())
     if run is not None:
         delivery = next(st for st in run.steps if delivered(st.post, "A") > delivered(st.pre, "A"))
@@ -219,16 +221,16 @@ def gather_witnesses(ev: Evidence, spec: Spec) -> None:
 
     # Timed: the network loses A's data and both retransmissions; A's user timeout (R2) gives up.
     s = system_for(spec, {**TIMED, "data": 1, "capacity": 2})
-    lost = lambda l, p, q: l.kind == "lose" and l.actor == 0 and l.segment[3] > 0  # noqa: E731
-    again = lambda l, p, q: l.kind == "timer" and l.actor == 0 and l.event == "RETRANSMISSION TIMEOUT"  # noqa: E731
-    run = shortest_run(s, [lambda l, p, q: is_call(l, 0, "SEND"), lost, again, lost, again, lost,
-                           lambda l, p, q: l.kind == "timer" and l.actor == 0 and l.event == "USER TIMEOUT" and delivered(q, "B") == 0],
+    lost = lambda lab, p, q: lab.kind == "lose" and lab.actor == 0 and lab.segment[3] > 0  # noqa: E731
+    again = lambda lab, p, q: lab.kind == "timer" and lab.actor == 0 and lab.event == "RETRANSMISSION TIMEOUT"  # noqa: E731
+    run = shortest_run(s, [lambda lab, p, q: is_call(lab, 0, "SEND"), lost, again, lost, again, lost,
+                           lambda lab, p, q: lab.kind == "timer" and lab.actor == 0 and lab.event == "USER TIMEOUT" and delivered(q, "B") == 0],
                        allow=lambda label: not label.dropped)
     shown = Shown("gives-up", run, s.scenario.summary())
     if run is not None:
         shown.facts = {"copies": sum(1 for st in run.steps if st.label.actor == 0 and any(seg[3] for seg in st.label.sent)
                                      and st.label.kind in ("call", "timer")),
-                       "lost": sum(1 for st in run.steps if st.label.kind == "lose" and st.label.segment[3]),
+                       "lost": sum(1 for st in run.steps if st.label.kind == "lose" and st.label.segment is not None and st.label.segment[3] > 0),
                        "state_after": state_of(s, run.end, "A")}
     keep(ev, shown, "timed: A's data is lost every time it is sent, until A's user timeout (R2) closes the connection",
          "rfc9293: the network loses every copy, A gives up (a timed model run)")
@@ -237,10 +239,10 @@ def gather_witnesses(ev: Evidence, spec: Spec) -> None:
     s = system_for(spec, {**TIMED, "data": 1})
     k = [t.name for t in spec.timers].index("TIME-WAIT")
     full = s.durations[k]
-    run = shortest_run(s, [lambda l, p, q: is_call(l, 0, "CLOSE") and state_of(s, p, "A") == "ESTABLISHED",
-                           lambda l, p, q: is_call(l, 1, "CLOSE") and state_of(s, p, "B") == "CLOSE-WAIT",
-                           lambda l, p, q: l.kind == "lose" and l.actor == 0 and state_of(s, p, "A") == "TIME-WAIT",
-                           lambda l, p, q: l.kind == "segment" and l.actor == 0 and spec.rules[l.rule].name == "timewait_fin"
+    run = shortest_run(s, [lambda lab, p, q: is_call(lab, 0, "CLOSE") and state_of(s, p, "A") == "ESTABLISHED",
+                           lambda lab, p, q: is_call(lab, 1, "CLOSE") and state_of(s, p, "B") == "CLOSE-WAIT",
+                           lambda lab, p, q: lab.kind == "lose" and lab.actor == 0 and state_of(s, p, "A") == "TIME-WAIT",
+                           lambda lab, p, q: lab.kind == "segment" and lab.actor == 0 and spec.rules[lab.rule].name == "timewait_fin"
                            and 0 <= p[0][0][2][k] < full],
                        allow=lambda label: not label.dropped)
     shown = Shown("time-wait-restart", run, s.scenario.summary())
@@ -260,7 +262,7 @@ def gather_replays(ev: Evidence, reference: Spec, two_way: Spec) -> None:
         s = system_for(spec, OLD_SYN)
         run, stuck = replay(s, list(OLD_SYN_SCRIPT))
         opening = ("SYN-SENT", "SYN-RECEIVED")
-        settled = lambda l, p, q: network_empty(q) and state_of(s, q, "A") not in opening and state_of(s, q, "B") not in opening  # noqa: E731,B023
+        settled = lambda lab, p, q: network_empty(q) and state_of(s, q, "A") not in opening and state_of(s, q, "B") not in opening  # noqa: E731,B023
         whole = extend(run, settled, allow=lambda label: label.kind == "segment") if stuck is None else None
         shown = Shown(f"old-duplicate-syn.{spec.name}", whole, s.scenario.summary())
         if whole is not None:
@@ -294,7 +296,7 @@ def gather_oracle(ev: Evidence, spec: Spec) -> None:
     """The oracle on three crafted traces of one endpoint (window 65535; RFC 9293's profile)."""
 
     win, isn, peer = 65535, 4294967294, 1000
-    traces = {
+    traces: dict[str, list[CallEvent | SegmentEvent]] = {
         # the active opener's third segment is its first data segment: the ACK rides on the data
         "third-segment-data.active": [CallEvent(0.0, "CONNECT"), SegmentEvent(0.0, "out", SYN, isn, 0, win, 0),
                                       SegmentEvent(0.1, "in", SYN | ACK, peer, seq_add(isn, 1), win, 0),

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from tcpmodel.cli.output import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION
-from tcpmodel.conformance.harness import Outcome, Settings
+from tcpmodel.conformance.outcomes import Outcome, Settings
 from tcpmodel.conformance.report import conform_text
 from tcpmodel.conformance.run import ReportPlace, conform, report_command, write_report
 from tcpmodel.language.spec import load_spec
@@ -46,10 +46,8 @@ def run(args) -> int:
         sys.stdout.write(conform_text(result.stack, result.info, result.profile, outcomes, result.seconds, result.findings) if outcomes else "")
         sys.stderr.write(f"tcpmodel: interrupted at {result.interrupted} ({len(outcomes)} of {result.selected} vectors run; no report written)\n")
         return EXIT_INCOMPLETE
-    if place:
-        data = write_report(result, place, report_command(result, args.spec, args.vectors, Path(args.report)), spec.name)
-    else:
-        data = result.as_json()
+    command = report_command(result, args.spec, args.vectors, Path(args.report)) if place else None
+    data = write_report(result, place, command, spec.name) if place and command else result.as_json()
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:

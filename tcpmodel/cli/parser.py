@@ -143,14 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conform.add_argument("--stack", required=True, metavar="STACK", help="the stack to drive: linux, pytcp, lwip, slirp or gvisor (tcpmodel stacks lists them)")
     conform.add_argument("--spec", default="specs/rfc9293.toml", help="the spec (default: %(default)s)")
-    conform.add_argument("--profile", help="the profile to judge by (default: the stack's own, e.g. linux for linux; rfc9293 is RFC 9293 as written); see the README's profiles")
+    conform.add_argument("--profile",
+        help=("the profile to judge by (default: the stack's own, e.g. linux for linux; rfc9293 is RFC 9293 as written); see "
+        "the README's profiles"))
     conform.add_argument("--vectors", metavar="SELECTOR", help="only vectors whose name contains one of these comma-separated substrings or matches a glob")
-    conform.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S", help="per vector; a stack that takes longer is killed (default: %(default)s s)")
-    conform.add_argument("--settle", type=_positive_float, default=0.05, metavar="S", help="seconds to collect the stack's segments after each stimulus, at least (default: %(default)s)")
+    conform.add_argument("--timeout", type=_positive_float, default=30.0, metavar="S",
+        help=("per vector; a stack that takes longer is killed (default: %(default)s s)"))
+    conform.add_argument("--settle", type=_positive_float, default=0.05, metavar="S",
+        help=("seconds to collect the stack's segments after each stimulus, at least (default: %(default)s)"))
     conform.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    conform.add_argument("--out", metavar="DIR", help="traces, pcaps and ladders of the vectors that do not PASS (default: vectors/ in the report's folder, e.g. reports/conformance/linux/vectors/, which git ignores; without --report, conformance-runs)")
+    conform.add_argument("--out", metavar="DIR",
+        help=("traces, pcaps and ladders of the vectors that do not PASS (default: vectors/ in the report's folder, e.g. "
+        "reports/conformance/linux/vectors/, which git ignores; without --report, conformance-runs)"))
     conform.add_argument("--keep-all", action="store_true", help="also write the trace and pcap of every PASS")
-    conform.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/conformance/linux.md), its JSON beside it, one example (trace, pcapng, ladder) of each finding in the folder of its name (reports/conformance/linux/), and regenerate the matrix README.md of that directory from every stack's JSON there")
+    conform.add_argument("--report", metavar="PATH",
+        help=("also write the Markdown report there (e.g. reports/conformance/linux.md), its JSON beside it, one example "
+        "(trace, pcapng, ladder) of each finding in the folder of its name (reports/conformance/linux/), and regenerate "
+        "the matrix README.md of that directory from every stack's JSON there"))
     conform.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="a progress line on stderr (default: on)")
     stacks = _subcommand(
         commands, "stacks", "list the real TCP stacks conform can drive; install what they need", STACKS_EPILOG,
@@ -173,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--out", metavar="DIR", default="reports", help="where seed-claims.md and seed-claims/ go (default: %(default)s)")
     report.add_argument("--specs", metavar="DIR", default="specs", help="the reference spec and variants/ (default: %(default)s)")
-    report.add_argument("--experiments", metavar="DIR", help="the recorded kernel runs (default: those in the package, tcpmodel/experiments/recorded/, from any working directory)")
+    report.add_argument("--experiments", metavar="DIR",
+        help=("the recorded kernel runs (default: those in the package, tcpmodel/experiments/recorded/, from any working "
+        "directory)"))
     report.add_argument("--quick", action="store_true", help="smaller scenarios (under a minute); the recorded report uses the full ones")
     report.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress lines on stderr (default: on)")
     report.add_argument("--json", action="store_true", help="print the verdicts and the files written as one JSON object")

@@ -14,8 +14,8 @@ from tcpmodel.cli.output import (
     write_atomic,
 )
 from tcpmodel.language.spec import load_spec
-from tcpmodel.proofs.prove import UNKNOWN, prove, to_markdown
-from tcpmodel.proofs.results import TIMEOUT
+from tcpmodel.proofs.prove import prove, to_markdown
+from tcpmodel.proofs.results import TIMEOUT, UNKNOWN
 from tcpmodel.proofs.symbolic import boundary_witnesses, witnesses_json
 from tcpmodel.rendering.summary import proof_json, proof_text
 from tcpmodel.system.scenario import make_scenario

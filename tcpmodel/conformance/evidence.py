@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from tcpmodel.conformance.outcomes import Outcome
 from tcpmodel.oracle.audit import Side
 from tcpmodel.oracle.verdicts import FAIL
 from tcpmodel.rendering.auditladder import render_side
@@ -38,19 +39,21 @@ def write_files(out: Path, name: str, trace: Trace, recording, verdict, spec_nam
     return [str(p) for p in paths]
 
 
-def examples(outcomes) -> dict[str, object]:
+def examples(outcomes: list[Outcome]) -> dict[str, Outcome]:
     """Finding name -> the outcome that is its example: the first FAIL it explains, by vector name."""
-    chosen: dict[str, object] = {}
-    for o in sorted((o for o in outcomes if o.verdict == FAIL and o.finding is not None), key=lambda o: o.name):
-        chosen.setdefault(o.finding.name, o)
+    chosen: dict[str, Outcome] = {}
+    for o in sorted(outcomes, key=lambda o: o.name):
+        if o.verdict == FAIL and o.finding is not None:
+            chosen.setdefault(o.finding.name, o)
     return chosen
 
 
-def write_examples(folder: Path, outcomes, command: str, spec_name: str) -> dict[str, dict]:
+def write_examples(folder: Path, outcomes: list[Outcome], command: str, spec_name: str) -> dict[str, dict]:
     """Write each finding's example into ``folder``; finding name -> {"vector", "files"}.
     Every outcome chosen must still hold what it recorded (``Outcome.recorded``)."""
     written = {}
     for finding, o in sorted(examples(outcomes).items()):
+        assert o.recorded is not None, f"{o.name}: a FAIL keeps what it recorded"
         trace, recording = o.recorded
         stem = Path(folder) / finding
         paths = [stem.with_name(stem.name + suffix) for suffix in (".jsonl", ".pcapng", ".svg")]

@@ -40,15 +40,15 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.base.flags import ACK, SYN, parse_flags
 from tcpmodel.base.seqnum import seq_add, seq_sub
 from tcpmodel.conformance.evidence import write_files
-from tcpmodel.conformance.findings import Finding, explain
-from tcpmodel.oracle.judge import Judgement, judge
+from tcpmodel.conformance.findings import explain
+from tcpmodel.conformance.outcomes import Outcome, Recording, Settings, StackHung, Unsupported
+from tcpmodel.oracle.judge import judge
 from tcpmodel.oracle.profiles import PROFILES
 from tcpmodel.oracle.verdicts import ERROR, FAIL, PASS, SKIPPED, Verdict
 from tcpmodel.traces.packets import TcpPacket, decode_frame, ip_packet
@@ -68,33 +68,6 @@ SLOW_TIMERS = {
     "USER": "waits for the USER timeout (R2: at least 100 s under RFC 9293 §3.8.3)",
     "TIME-WAIT": "waits for TIME-WAIT to end (2 MSL = 240 s under RFC 9293; 60 s on Linux)",
 }
-
-
-class Unsupported(Exception):
-    """A user call the stack's interface cannot make here; the vector is SKIPPED with the reason."""
-
-
-class StackHung(Exception):
-    """The stack (or the process driving it) did not finish within the per-vector timeout."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    settle: float = 0.05  # seconds collected after every stimulus, at least
-    patience: float = 0.3  # longest wait for a segment the spec requires at a step
-    timeout: float = 30.0  # per vector; the stack's process is killed after it
-
-
-@dataclass
-class Recording:
-    """What a run of one vector on a stack recorded."""
-
-    events: list = field(default_factory=list)  # trace.CallEvent / trace.SegmentEvent
-    packets: list = field(default_factory=list)  # (wall-clock time, raw IPv4 packet), both directions
-    endpoint: str = ""  # the stack's "ip:port"
-    peer: str = ""  # the tester's
-    isn: int | None = None  # the stack's real ISN, when it sent a SYN
-    skipped: str | None = None  # why the vector could not be run to its end
 
 
 def skip_reason(vector: dict) -> str | None:
@@ -211,32 +184,6 @@ def _address(endpoint: tuple) -> str:
 
 
 # ---------------------------------------------------------------- the suite, in the caller
-
-
-@dataclass
-class Outcome:
-    name: str
-    role: str
-    target: str
-    verdict: Verdict
-    seconds: float
-    judged: Judgement | None = None  # under the profile asked for
-    others: dict = field(default_factory=dict)  # profile name -> verdict under the other profiles
-    reason: str = ""
-    files: list[str] = field(default_factory=list)
-    isn: int | None = None
-    finding: Finding | None = None  # the finding that explains a FAIL, if one does
-    recorded: tuple | None = None  # a FAIL's (trace, Recording), for its finding's example; not in as_dict
-
-    def as_dict(self) -> dict:
-        out = {"name": self.name, "vector": self.name, "role": self.role, "target": self.target, "verdict": self.verdict,
-               "seconds": round(self.seconds, 3), "reason": self.reason, "files": self.files,
-               "other_profiles": self.others}
-        if self.finding is not None:
-            out["finding"] = {"name": self.finding.name, "kind": self.finding.kind, "explanation": self.finding.sentence()}
-        if self.judged is not None:
-            out.update({k: v for k, v in self.judged.as_dict().items() if k in ("event", "seen", "allowed", "rfc")})
-        return out
 
 
 def select(vectors: list, selector: str | None) -> list:

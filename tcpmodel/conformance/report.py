@@ -15,7 +15,8 @@ import shlex
 from pathlib import Path
 
 from tcpmodel.conformance.findings import KINDS, stale
-from tcpmodel.conformance.harness import VERDICTS, Outcome
+from tcpmodel.conformance.harness import VERDICTS
+from tcpmodel.conformance.outcomes import Outcome
 from tcpmodel.oracle.verdicts import ERROR, FAIL, INCONCLUSIVE, PASS, SKIPPED
 
 NOT_PASSING = (FAIL, INCONCLUSIVE, ERROR)
@@ -68,11 +69,13 @@ def conform_text(stack: str, info: dict, profile, outcomes: list[Outcome], secon
         lines.append(f"{o.name:<{width}}  {o.verdict:<12} {o.seconds:>6.2f}s" + (f"  [{o.finding.name}]" if o.finding else ""))
     for o in outcomes:
         if o.verdict in NOT_PASSING:
-            lines += ["", f"{o.verdict} {o.name} ({o.target})" + (f", event {o.judged.event}" if o.judged and o.judged.event is not None else "") + ":"]
+            event = f", event {o.judged.event}" if o.judged and o.judged.event is not None else ""
+            lines += ["", f"{o.verdict} {o.name} ({o.target}){event}:"]
             if o.judged and o.judged.verdict == FAIL:
                 lines += [f"  seen:    {o.judged.seen}", f"  allowed: {'; '.join(o.judged.allowed)}"]
                 lines += [f"  by:      {rfc}" for rfc in o.judged.rfc]
-                lines.append(f"  finding: {o.finding.name} ({o.finding.kind}): {o.finding.sentence()}" if o.finding else "  finding: UNEXPLAINED (no finding of this stack matches)")
+                explained = f"{o.finding.name} ({o.finding.kind}): {o.finding.sentence()}" if o.finding else "UNEXPLAINED (no finding of this stack matches)"
+                lines.append(f"  finding: {explained}")
             else:
                 lines.append(f"  reason:  {o.reason}")
             lines += [f"  written: {path}" for path in o.files if path.endswith(".svg")]
@@ -100,7 +103,7 @@ def conform_json(stack: str, info: dict, profile, outcomes: list[Outcome], secon
     clash = sorted(set(info) & set(REPORT_KEYS))
     if clash:
         raise ValueError(f"the stack describes itself with keys the report uses: {clash}")
-    explained = {}
+    explained: dict[str, list[str]] = {}
     for o in outcomes:
         if o.finding is not None:
             explained.setdefault(o.finding.name, []).append(o.name)
@@ -258,7 +261,8 @@ def matrix_markdown(command: str, results: list[dict]) -> str:
         e = r.get("explanations", {})
         explained = ", ".join(f"{n} {k}" for k, n in e.items() if n) or "-"
         lines.append(f"| {r['stack']} | {r.get('version', '')} | {r.get('kernel', '')} | `{r['profile']}` | {len(r['vectors'])} | "
-                     f"{t.get('PASS', 0)} | {t.get('FAIL', 0)} | {t.get(SKIPPED, 0)} | {other} | {explained} | {r['seconds']} | [{r['stack']}.md]({r['stack']}.md) |")
+                     f"{t.get('PASS', 0)} | {t.get('FAIL', 0)} | {t.get(SKIPPED, 0)} | {other} | {explained} | {r['seconds']} | "
+                     f"[{r['stack']}.md]({r['stack']}.md) |")
     verdicts = {r["stack"]: {v["vector"]: v for v in r["vectors"]} for r in results}
     names = list(dict.fromkeys(v["vector"] for r in results for v in r["vectors"]))
     lines += ["", "## Findings", ""]

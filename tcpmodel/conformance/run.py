@@ -20,7 +20,8 @@ from pathlib import Path
 from tcpmodel.base.errors import InputError
 from tcpmodel.conformance.evidence import write_examples
 from tcpmodel.conformance.findings import Finding
-from tcpmodel.conformance.harness import Outcome, Settings, run_suite, select
+from tcpmodel.conformance.harness import run_suite, select
+from tcpmodel.conformance.outcomes import Outcome, Settings
 from tcpmodel.conformance.report import conform_json, conform_markdown, load_results, matrix_command, matrix_markdown
 from tcpmodel.conformance.stacks import stack_module
 from tcpmodel.language.spec import Spec
@@ -54,7 +55,7 @@ class ConformanceRun:
     def counts(self) -> dict[Verdict, int]:
         return {v: sum(o.verdict == v for o in self.outcomes) for v in Verdict}
 
-    def as_json(self, command: str | None = None, report: str | None = None, examples: dict | None = None) -> dict:
+    def as_json(self, command: str | None = None, report: str | None = None, examples: dict[str, dict[str, object]] | None = None) -> dict[str, object]:
         """The run as JSON (``report.conform_json``): what ``--json`` prints and a report is made of."""
         return conform_json(self.stack, self.info, self.profile, self.outcomes, self.seconds, self.findings, self.complete,
                             command, report, examples)
@@ -100,7 +101,7 @@ def report_command(run: ConformanceRun, spec_file: str, vectors: str | None, rep
     return shlex.join([*words, "--report", str(report)])
 
 
-def write_report(run: ConformanceRun, place: ReportPlace, command: str, spec_name: str) -> dict:
+def write_report(run: ConformanceRun, place: ReportPlace, command: str, spec_name: str) -> dict[str, object]:
     """Write each finding's example, move the staging folder into place, then the report, its JSON
     and the matrix of every stack's JSON beside it (each file whole or not at all). The JSON."""
     examples = write_examples(place.staging, run.outcomes, command, spec_name)

@@ -140,7 +140,8 @@ class _EchoServer(threading.Thread):
 
     def __init__(self, listener, size: int):
         super().__init__(name="echo-server", daemon=True)
-        self.listener, self.size, self.error = listener, size, None
+        self.listener, self.size = listener, size
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         try:

@@ -18,7 +18,7 @@ from tcpmodel.proofs.results import PROVED, REFUTED, TIMEOUT, UNKNOWN, Result
 from tcpmodel.proofs.symbolic import run_results
 
 
-def prove(spec: Spec, options: frozenset = frozenset(), timeout: float = TIMEOUT) -> list[Result]:
+def prove(spec: Spec, options: frozenset[str] = frozenset(), timeout: float = TIMEOUT) -> list[Result]:
     """Run every obligation for ``spec`` with ``options`` switched on, in a fixed order."""
     claims = serial_claims()
     if "ACCEPTABLE" in spec.definitions:

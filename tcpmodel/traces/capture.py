@@ -195,6 +195,8 @@ def _pcapng_block(f, offset: int, start: bytes, order: str | None) -> tuple[int,
         if raw[8:12] not in PCAPNG_ORDER:
             raise _Corrupt(offset, f"section header with an unknown byte-order magic {raw[8:12].hex()}")
         order = PCAPNG_ORDER[raw[8:12]]
+    if order is None:
+        raise _Corrupt(offset, "a block before the first section header")
     kind, length = struct.unpack(order + "II", raw[:8])
     if length < 12 or length % 4 or length > MAX_BLOCK:
         raise _Corrupt(offset, f"block length {length} is not a multiple of 4 between 12 and {MAX_BLOCK}")

@@ -61,8 +61,8 @@ def write_pcap(path, frames, *, nanoseconds: bool = False, comment: str | None =
 
 def ethernet_frames(packets):
     """``(t, Ethernet frame)`` for each TcpPacket (or tuple of its fields)."""
-    for packet in packets:
-        packet = TcpPacket(*packet)
+    for fields in packets:
+        packet = TcpPacket(*fields)
         yield packet.t, ethernet_frame(packet)
 
 

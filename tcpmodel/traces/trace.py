@@ -23,8 +23,10 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 from tcpmodel.base.errors import InputError, did_you_mean
 from tcpmodel.base.flags import FLAG_ORDER, flag_text, parse_flags
@@ -103,7 +105,7 @@ def _flags(text: str) -> int:
 # ------------------------------------------------------------ reading
 
 
-def read_trace(path) -> Trace:
+def read_trace(path: str | Path) -> Trace:
     """Read and validate a trace file; bad input raises InputError at "FILE:LINE"."""
     path = Path(path)
     try:
@@ -113,7 +115,7 @@ def read_trace(path) -> Trace:
     return parse_trace_lines(data.split(b"\n"), str(path))
 
 
-def parse_trace_lines(lines, name: str = "<trace>") -> Trace:
+def parse_trace_lines(lines: Iterable[str | bytes], name: str = "<trace>") -> Trace:
     """Validate a trace given as lines (str or bytes); errors name ``name`` and the line."""
     header = None
     events: list[SegmentEvent | CallEvent] = []
@@ -143,7 +145,7 @@ def parse_trace_lines(lines, name: str = "<trace>") -> Trace:
     return Trace(header, tuple(events))
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str) -> dict[str, Any]:
     try:
         record = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
@@ -155,7 +157,7 @@ def _json_object(text: str) -> dict:
     return record
 
 
-def _no_duplicates(pairs: list) -> dict:
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     record = {}
     for key, value in pairs:
         if key in record:
@@ -164,11 +166,11 @@ def _no_duplicates(pairs: list) -> dict:
     return record
 
 
-def _no_constant(word: str):
+def _no_constant(word: str) -> NoReturn:
     raise _Bad(f"bad JSON: {word} is not a number")
 
 
-def header_kind(record: dict) -> str:
+def header_kind(record: dict[str, Any]) -> str:
     """The kind of trace a first line begins (one of TRACE_KINDS); raises _Bad if it is no header."""
     if "tcpmodel_trace" not in record:
         raise _Bad('missing header: the first line must be {"tcpmodel_trace": 1, "spec": ..., "profile": ..., "tool": ...}')
@@ -176,12 +178,12 @@ def header_kind(record: dict) -> str:
     if not isinstance(version, int) or isinstance(version, bool) or version != FORMAT:
         raise _Bad(f'"tcpmodel_trace" is {json.dumps(version)}: this tcpmodel reads trace format {FORMAT}')
     kind = record.get("kind", "endpoint")
-    if kind not in TRACE_KINDS:
+    if not isinstance(kind, str) or kind not in TRACE_KINDS:
         raise _Bad(f'"kind" is {json.dumps(kind)}: it must be "endpoint" or "run"')
     return kind
 
 
-def _header(record: dict) -> Header:
+def _header(record: dict[str, Any]) -> Header:
     if header_kind(record) == "run":
         raise _Bad('a run of the whole system ("kind": "run"), not one endpoint\'s trace: `tcpmodel replay` '
                    're-executes it and `tcpmodel audit` judges each of its endpoints')
@@ -191,7 +193,7 @@ def _header(record: dict) -> Header:
     return Header(**fields, **optional)
 
 
-def _event(record: dict) -> SegmentEvent | CallEvent:
+def _event(record: dict[str, Any]) -> SegmentEvent | CallEvent:
     if "seg" in record and "call" in record:
         raise _Bad('an event has either "seg" or "call", not both')
     if "seg" in record:
@@ -224,26 +226,26 @@ def _event(record: dict) -> SegmentEvent | CallEvent:
     raise _Bad('an event needs "seg" (a segment) or "call" (a user call)')
 
 
-def _known_keys(record: dict, keys: tuple, what: str) -> None:
+def _known_keys(record: dict[str, Any], keys: tuple[str, ...], what: str) -> None:
     for key in record:
         if key not in keys:
             raise _Bad(f'unknown key "{key}" in a {what}{did_you_mean(key, keys)}')
 
 
-def _present(record: dict, key: str):
+def _present(record: dict[str, Any], key: str) -> Any:
     if key not in record:
         raise _Bad(f'missing key "{key}"')
     return record[key]
 
 
-def _string(record: dict, key: str) -> str:
+def _string(record: dict[str, Any], key: str) -> str:
     value = _present(record, key)
     if not isinstance(value, str):
         raise _Bad(f'"{key}" must be a string, not {_type_name(value)}')
     return value
 
 
-def _integer(record: dict, key: str, maximum: int | None = None) -> int:
+def _integer(record: dict[str, Any], key: str, maximum: int | None = None) -> int:
     value = _present(record, key)
     if not isinstance(value, int) or isinstance(value, bool):
         raise _Bad(f'"{key}" must be an integer, not {_type_name(value)}')
@@ -253,7 +255,7 @@ def _integer(record: dict, key: str, maximum: int | None = None) -> int:
     return value
 
 
-def _time(record: dict) -> float:
+def _time(record: dict[str, Any]) -> float:
     value = _present(record, "t")
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise _Bad(f'"t" must be a number of seconds, not {_type_name(value)}')
@@ -266,7 +268,7 @@ def _time(record: dict) -> float:
     return seconds
 
 
-def _options(record: dict) -> str:
+def _options(record: dict[str, Any]) -> str:
     if "options" not in record:
         return ""
     text = _string(record, "options")
@@ -279,7 +281,7 @@ def _options(record: dict) -> str:
     return octets.hex()
 
 
-def _type_name(value) -> str:
+def _type_name(value: object) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
@@ -315,7 +317,7 @@ def trace_lines(trace: Trace) -> list[str]:
     return lines
 
 
-def write_trace(path, trace: Trace) -> None:
+def write_trace(path: str | Path, trace: Trace) -> None:
     """Write a trace file whole or not at all; an unwritable path raises InputError.
 
     A trace that would not read back (times going backwards, a number out of range) raises

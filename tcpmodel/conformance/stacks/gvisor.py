@@ -47,7 +47,7 @@ from pathlib import Path
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.conformance.findings import Finding
-from tcpmodel.conformance.harness import Recording, Settings
+from tcpmodel.conformance.outcomes import Recording, Settings
 from tcpmodel.conformance.stacks import build, process
 
 NAME = "gvisor"

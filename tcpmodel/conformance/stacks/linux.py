@@ -53,13 +53,8 @@ import subprocess
 import threading
 
 from tcpmodel.conformance.findings import Finding
-from tcpmodel.conformance.harness import (
-    Recording,
-    Settings,
-    StackHung,
-    Unsupported,
-    drive,
-)
+from tcpmodel.conformance.harness import drive
+from tcpmodel.conformance.outcomes import Recording, Settings, StackHung, Unsupported
 from tcpmodel.host.netns import NamespaceUnavailable, namespace, write_sysctls
 from tcpmodel.host.netns import unavailable_reason as netns_reason
 from tcpmodel.host.socktable import tcp_table

@@ -41,7 +41,7 @@ import subprocess
 from pathlib import Path
 
 from tcpmodel.conformance.findings import Finding
-from tcpmodel.conformance.harness import Recording, Settings
+from tcpmodel.conformance.outcomes import Recording, Settings
 from tcpmodel.conformance.stacks import process
 from tcpmodel.conformance.stacks.build import BuildFailed, built_program
 

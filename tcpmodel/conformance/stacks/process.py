@@ -47,13 +47,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tcpmodel.conformance.harness import (
-    Recording,
-    Settings,
-    StackHung,
-    Unsupported,
-    drive,
-)
+from tcpmodel.conformance.harness import drive
+from tcpmodel.conformance.outcomes import Recording, Settings, StackHung, Unsupported
 
 TUN_HEADER = bytes.fromhex("00000800")  # flags 0, protocol 0x0800 (IPv4)
 PACKET_BYTES = 65536

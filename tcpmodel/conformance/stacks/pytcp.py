@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tcpmodel.conformance.harness import Recording, Settings
+from tcpmodel.conformance.outcomes import Recording, Settings
 from tcpmodel.conformance.stacks import process
 from tcpmodel.conformance.stacks.forkserver import ForkServer
 from tcpmodel.conformance.stacks.pytcp_findings import FINDINGS  # noqa: F401 - this stack's FINDINGS

@@ -63,7 +63,7 @@ import shutil
 import subprocess
 
 from tcpmodel.conformance.findings import Finding
-from tcpmodel.conformance.harness import Recording, Settings
+from tcpmodel.conformance.outcomes import Recording, Settings
 from tcpmodel.conformance.stacks.build import BuildFailed, built_program
 from tcpmodel.conformance.stacks.install import missing_debian
 from tcpmodel.conformance.stacks.process import Addresses, run_vector
