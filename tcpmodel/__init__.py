@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from tcpmodel.base.version import __version__
 
+# Lazy imports kept for start-up time: type checkers read the imports below; at run time each
+# name is imported on first use through ``_API`` (the command line imports this package first).
 if TYPE_CHECKING:
     from tcpmodel.base.errors import InputError, SpecError
     from tcpmodel.checking.check import CheckResult, PropertyResult, check
