@@ -432,12 +432,12 @@ def four_way_close(ev: Evidence) -> list[Finding]:
     closed = last.get("event") == "TIME-WAIT TIMEOUT" and last.get("states") == {"A": "CLOSED", "B": "CLOSED"}
     ok = order == expected and closed
     diagram = held(ev, "reference", "state_diagram", "time_wait_active_closer")
-    _proved, proved_text = proof(ev, "symbolic_run.data_and_close")
+    proved, proved_text = proof(ev, "symbolic_run.data_and_close")
     counts = ev.checks["reference"].rule_counts
     three = counts.get("fin_wait_1_fin_acked_fin", 0)
     linux = three_segment_close(ev.kernel["syn-data"]["segments"])
     return [
-        Finding(effect(ok), "model", "FIN → ACK → FIN (LAST-ACK) → ACK (TIME-WAIT), then CLOSED after the timer",
+        Finding(effect(ok and proved), "model", "FIN → ACK → FIN (LAST-ACK) → ACK (TIME-WAIT), then CLOSED after the timer",
                 "The model run: " + "; ".join(f"{a} sends {fl} and is {st}" for a, fl, st in order)
                 + (f"; A leaves TIME-WAIT by its timer ({last.get('rule')})." if closed else ".")
                 + f" {proved_text} for all 32-bit ISNs.", pictures(ev, "connection", "model run (SVG)")),
