@@ -102,6 +102,10 @@ on = "CONNECT"
 to = "ESTABLISHED"
 """
 
+# The reference with its TIME-WAIT timer renamed TW (the state keeps its name), roles unchanged.
+RENAMED_TIMER = (BASE.replace('name = "TIME-WAIT"\nrfc', 'name = "TW"\nrfc', 1).replace("TIME-WAIT TIMEOUT", "TW TIMEOUT")
+                 .replace("restart(TIME-WAIT)", "restart(TW)"))
+
 # name -> (the spec's text, the text of the line the error names, words of the message)
 LOCATED = {
     "scenario_roles_a_number": (BASE + "\n[scenario]\nroles = 5\n", "roles = 5", "roles name the role of A and of B"),
@@ -127,10 +131,18 @@ LOCATED = {
     "state_named_like_a_flag": (BASE.replace('"CLOSING", "LAST-ACK"', '"CLOSING", "LAST-ACK", "ACK"', 1), "states = [",
                                 '"ACK" is the name of a flag'),
     "constant_named_like_a_variable": (BASE.replace('"RCV.WND" = 4', '"RCV.WND" = 4\n"ISS" = 1', 1), '"ISS" = 1', 'constant "ISS" has the name of a variable'),
+    "unknown_role": (BASE.replace("[roles]\n", '[roles]\ntimewait = "TIME-WAIT"\n', 1), 'timewait = "TIME-WAIT"',
+                     'unknown role "timewait" (did you mean "time_wait"?)'),
+    "role_names_nothing": (BASE.replace('time_wait = "TIME-WAIT"', 'time_wait = "TIMEWAIT"', 1), 'time_wait = "TIMEWAIT"',
+                           'must name a state of this spec, not "TIMEWAIT" (did you mean "TIME-WAIT"?)'),
+    "two_roles_one_state": (BASE.replace('closing = "CLOSING"', 'closing = "LAST-ACK"', 1), 'last_ack = "LAST-ACK"', 'both name state "LAST-ACK"'),
+    "renamed_timer_with_its_old_role": (RENAMED_TIMER, 'time_wait_timer = "TIME-WAIT"', 'role time_wait_timer (the 2 MSL timer'),
     "title_with_a_control_character": (BASE.replace('title = "RFC 9293 TCP', 'title = "\\u001b[2JRFC 9293 TCP', 1), "title = ",
                                        "[spec] title holds the unprintable character"),
     "not_utf8": (BASE.replace("Deliberate", "Deliberate \udcff", 1), "Deliberate", "not UTF-8 text"),
     "missing_variables": (TOY, "[spec]", "the TCP properties need the role"),
+    "renamed_timer_without_roles": (RENAMED_TIMER.replace('time_wait_timer = "TIME-WAIT"\n', "", 1), "[roles]",
+                                    "the TCP properties need the role time_wait_timer"),
 }
 
 
@@ -146,6 +158,15 @@ def test_issue20_spec_errors_are_one_located_line(case, tmp_path, capsys):
     assert len(lines) == 1, captured.err
     assert lines[0].startswith(f"tcpmodel: error: {path}:{line_of(text, needle)}"), lines[0]
     assert message in lines[0], lines[0]
+
+
+def test_the_renamed_timer_is_accepted_once_its_role_is_declared(tmp_path, capsys):
+    text = RENAMED_TIMER.replace('time_wait_timer = "TIME-WAIT"', 'time_wait_timer = "TW"', 1)
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    assert main(["check", str(path), *SMALL, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["states"], data["transitions"]) == (10_710, 27_657)
 
 
 def run_cli(argv, timeout=60):

@@ -20,6 +20,7 @@ from tcpmodel.base.flags import ACK, SPEC_FLAG_BITS
 from tcpmodel.base.seqnum import HALF, MASK
 from tcpmodel.language import declarations
 from tcpmodel.language import expressions as ex
+from tcpmodel.language import roles as role_table
 from tcpmodel.language.declarations import (  # noqa: F401 - re-exported: the spec's parts are imported from here
     TIMER_KEYS,
     TIMING,
@@ -32,6 +33,7 @@ from tcpmodel.language.declarations import (  # noqa: F401 - re-exported: the sp
 from tcpmodel.language.declarations import expression as _expr
 from tcpmodel.language.declarations import text as _text
 from tcpmodel.language.names import check_text, name_problem, sanitised_stem
+from tcpmodel.language.roles import Roles
 from tcpmodel.language.specfile import RawSpec, TomlTable, read_spec_file
 
 USER_CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")
@@ -94,6 +96,7 @@ class Spec:
     scenario: TomlTable
     scenario_where: str
     definitions: dict[str, ex.Node] = field(default_factory=dict)
+    roles: Roles = field(default_factory=Roles)
     scenario_key_where: dict[str, str] = field(default_factory=dict)  # [scenario] and [isn] key -> "file:line"
     where: str = ""  # "file:line" of [spec]
     states_where: str = ""  # "file:line" of [spec] states: where an error about a state without a rule is placed
@@ -190,6 +193,9 @@ def _build(raw: RawSpec) -> Spec:
         scope.add(timer.name, "timer", "timer")
     rules = _rules(raw, scope, states, options, timers, no_tcb)
     _isn(raw)
+    roles_at = raw.table_where["roles"] if raw.tables["roles"] else where  # where a missing role is to be declared
+    roles = role_table.resolve(raw.tables["roles"], raw.key_where["roles"], roles_at,
+                               {"state": states, "timer": tuple(t.name for t in timers), "variable": tuple(v.name for v in variables)})
     return Spec(
         name=name,
         title=title,
@@ -206,6 +212,7 @@ def _build(raw: RawSpec) -> Spec:
         scenario=dict(raw.tables["scenario"]),
         scenario_where=raw.table_where["scenario"],
         definitions=definitions,
+        roles=roles,
         scenario_key_where={"[isn]": raw.table_where["isn"], **raw.key_where["scenario"]},
         where=where,
         states_where=states_at,

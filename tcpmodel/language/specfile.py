@@ -9,7 +9,7 @@ A variant names the spec it changes with ``extends`` in its ``[spec]`` table and
 - adds rules (placed with ``before = "name"`` or ``after = "name"``; appended otherwise),
 - removes rules listed in ``[variant] remove``,
 - overrides keys of ``[spec]``, ``[constants]``, ``[definitions]``, ``[options]``,
-  ``[isn]`` and ``[scenario]``.
+  ``[isn]``, ``[scenario]`` and ``[roles]``.
 
 Bounds: a spec file is read only if it is a regular file of at most ``MAX_SPEC_BYTES`` (a FIFO,
 a device such as ``/dev/zero`` or a folder is refused before anything is read), and a chain of
@@ -121,7 +121,7 @@ class RawSpec:
     variables: list[LocatedTable]
 
 
-MERGED_TABLES = ("spec", "constants", "definitions", "options", "isn", "scenario", "variant")
+MERGED_TABLES = ("spec", "constants", "definitions", "options", "isn", "scenario", "roles", "variant")
 LIST_TABLES = ("rule", "timer", "variable")
 KNOWN_TOP = set(MERGED_TABLES) | set(LIST_TABLES)
 
