@@ -330,3 +330,14 @@ def test_a_packetdrill_script_never_writes_a_name_raw():
     with pytest.raises(InputError):
         script_name(Vector("active.rule.../../x", "active", "rule x", 0, 1000, steps))
     assert script_name(Vector("active.LISTEN.SYN.any", "active", "t", 0, 1000, steps)) == "active.LISTEN.SYN.any.pkt"
+
+
+@pytest.mark.parametrize("stem, name", [("weird name;rm -rf", "weird_name_rm_-rf"), ("..x..y", "x.y"), ("-rf", "spec_-rf"), ("é", "spec__")])
+def test_a_spec_without_a_name_is_named_after_its_file_safely(stem, name, tmp_path):
+    from tcpmodel.language.names import name_problem
+    from tcpmodel.language.spec import load_spec
+
+    path = tmp_path / f"{stem}.toml"
+    path.write_text(BASE.replace('name = "rfc9293"\n', "", 1), encoding="utf-8")
+    spec = load_spec(path)
+    assert spec.name == name and not name_problem("spec", spec.name)
