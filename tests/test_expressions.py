@@ -276,6 +276,38 @@ def test_type_errors(scope, text, needle):
     assert repr(text) in message  # the error quotes the expression
 
 
+@pytest.mark.parametrize("text", ["4294967296", "SND.NXT + 0x100000000", "DATA * 99999999999999999999"])
+def test_a_literal_is_a_32_bit_number(scope, text):
+    assert "is out of range (0 to 4294967295, a 32-bit number)" in error_of(text, scope)
+    assert typ("SND.NXT + 4294967295", scope) == ex.SEQ and typ("0xffffffff", scope) == ex.LIT
+
+
+def test_a_definition_graph_is_measured_written_out(scope):
+    """Definitions are shared nodes: their written-out size is counted without writing them out."""
+    node = ex.parse("SND.NXT == RCV.NXT", scope)
+    for name in ("D1", "D2", "D3"):
+        scope.add(name, ex.BOOL, "def", node)
+        node = ex.parse(f"{name} and {name}", scope)
+    assert ex.expanded_size(node) == (2 * (2 * (2 * 3 + 1) + 1) + 1, 5)
+    for _ in range(12):  # D4 ... D15 would each double it again: refused once beyond MAX_TERMS
+        scope.add("D", ex.BOOL, "def", node)
+        try:
+            node = ex.parse("D and D", scope)
+        except InputError as exc:
+            assert f"at most {ex.MAX_TERMS:,} are allowed" in str(exc)
+            break
+    else:
+        raise AssertionError("a doubling chain of definitions was never refused")
+
+
+def test_evaluate_interprets_a_closed_expression():
+    scope = ex.Scope()
+    for name in ("MSL", "RTO"):
+        scope.add(name, ex.INT, "env")
+    for text, value in (("2 * MSL", 4), ("3 * RTO - MSL", 1), ("if(MSL > RTO, MSL, RTO)", 2), ("min(MSL, RTO) + max(MSL, 7)", 8), ("-MSL", -2)):
+        assert ex.evaluate(ex.parse(text, scope), {"MSL": 2, "RTO": 1}) == value, text
+
+
 def test_timer_is_not_a_value(scope):
     message = error_of("RETRANSMISSION", scope)
     assert "is a timer" in message and "restart(RETRANSMISSION)" in message
@@ -413,8 +445,8 @@ BASE = {
         ("SND.NXT - SND.UNA", 1),  # signed distance across the wrap
         ("SND.UNA - SND.NXT", -1),
         ("RCV.NXT + DATA", 1),
-        ("SND.NXT + 4294967296", 0),
-        ("DATA + 4294967296", 4294967299),  # plain ints do not wrap
+        ("SND.UNA + 4294967295", 4294967294),  # the largest literal: wraps
+        ("DATA + 4294967295", 4294967298),  # plain ints do not wrap
         ("DATA - 5", -2),
         ("-DATA", -3),
         ("2 * DATA + 1", 7),

@@ -432,3 +432,113 @@ def test_extends_symlink_loop_raises_input_error():
         path = Path(tmp) / "variant.toml"
         path.write_text('[spec]\nstates = ["A"]\nextends = "loop.toml"\n', encoding="utf-8")
         check_load(path)
+
+
+# ---------------------------------------------------------------- (d) the whole command on mutated values, types and keys
+#
+# Issue 20: mutations of the reference spec's TOML values (other types, out-of-range numbers,
+# hostile names), deleted and added keys, and [scenario] and [roles] tables, run through
+# `tcpmodel check` (loading, the scenario, code generation, a bounded search). Each must end
+# with exit 0, 1 or 3, or with exit 2 and one line naming the file and line (no traceback,
+# nothing unlocated, no control character echoed).
+
+import contextlib  # noqa: E402 - this part's own imports
+import io  # noqa: E402
+
+from tcpmodel.cli.main import main  # noqa: E402
+from tcpmodel.language.roles import BY_KEY as ROLE_KEYS  # noqa: E402
+from tcpmodel.system.scenario import FIELDS as SCENARIO_FIELDS  # noqa: E402
+
+REFERENCE_DOC = tomllib_loads = __import__("tomllib").loads(SPEC_TEXT)
+HOSTILE = ["x\n        pass\n    if True:", "*/ c_code { abort(); } /*", "*) (*", "../escaped", "/tmp/escaped", "a/b", "..", ".",
+           "\x1b]0;owned\x07", "`touch pwned`", "", " ", "CLOSED ", "é", "\u202e", "A" * 70, "SYN-SENT", "TIME-WAIT",
+           "closed_connect", "SND.NXT", "rfc5961", "!rfc5961", "USER", "true", "and", "if", "restart(USER)", "ISN + 1",
+           "__import__('os')", "().__class__", "0x100000000", "99999999999999999999"]
+mutated_values = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.sampled_from([0, 1, -1, 2, 17, 2**31, 2**32 - 1, 2**32, -(2**63), 2**63 - 1, True, False]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+    st.lists(st.one_of(st.sampled_from(HOSTILE), st.integers(-2, 2**32), st.lists(st.integers(0, 1), max_size=1)), max_size=3),
+    st.dictionaries(st.sampled_from(["A", "B", "stride", "default", "flags", "seq", "x"]),
+                    st.one_of(st.integers(-1, 2**32), st.sampled_from(HOSTILE), st.booleans()), max_size=2),
+)
+MUTATION_KEYS = sorted(set(KEY_NAMES) | SCENARIO_FIELDS | set(ROLE_KEYS) | {"enable", "options", "A", "B", "stride"})
+
+
+@st.composite
+def mutated_reference(draw):
+    """The reference spec, parsed, with one to three values, types or keys changed."""
+    doc = json.loads(json.dumps(REFERENCE_DOC))
+    for _ in range(draw(st.integers(1, 3))):
+        action = draw(st.sampled_from(["set", "set", "set", "delete", "add", "scenario", "roles", "swap", "swap"]))
+        if action in ("scenario", "roles"):
+            key = draw(st.sampled_from(sorted(SCENARIO_FIELDS | {"enable", "options", "bogus"}) if action == "scenario"
+                                       else sorted(ROLE_KEYS) + ["bogus"]))
+            doc.setdefault(action, {})[key] = draw(mutated_values)
+            continue
+        paths = [p for p in node_paths(doc) if len(p) >= 2]
+        path = draw(st.sampled_from(paths))
+        parent, last = get(doc, path[:-1]), path[-1]
+        if action == "swap":  # with the value of the same key elsewhere: well-typed, so it often runs
+            twins = [p for p in paths if p[-1] == last and p != path and len(p) == len(path)]
+            if twins:
+                other = draw(st.sampled_from(twins))
+                other_parent = get(doc, other[:-1])
+                parent[last], other_parent[last] = other_parent[last], parent[last]
+        elif action == "set":
+            parent[last] = draw(mutated_values)
+        elif action == "delete":
+            del parent[last]
+        elif isinstance(parent, dict):
+            parent[draw(st.sampled_from(MUTATION_KEYS))] = draw(mutated_values)
+        else:
+            parent.append(draw(mutated_values))
+    return doc
+
+
+LOCATED_ERROR = re.compile(r"tcpmodel: error: \S+\.toml:\d+[:,] ")
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+SMALL = ["--incarnations", "1", "--no-loss", "--no-duplication", "--no-reordering"]  # a complete search of some 10,000 states
+
+
+def run_check(text: str, flags: tuple[str, ...] = ("--max-states", "200")) -> tuple[int, str, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "rfc9293.toml").write_text(SPEC_TEXT, encoding="utf-8")
+        path = Path(tmp) / "fuzz.toml"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["check", str(path), *flags, "--out", str(Path(tmp) / "out")])
+        outside = sorted(p.name for p in Path(tmp).iterdir() if p.name not in ("rfc9293.toml", "fuzz.toml", "out"))
+        assert not outside, f"written outside --out: {outside}"
+        return code, out.getvalue(), err.getvalue()
+
+
+def assert_exits_cleanly(code: int, out: str, err: str) -> None:
+    assert code in (0, 1, 2, 3), (code, err)
+    if code == 2:
+        assert err.endswith("\n") and err.count("\n") == 1, err
+        assert LOCATED_ERROR.match(err), f"an error without file:line: {err!r}"
+        assert not UNPRINTABLE.search(err[:-1]), f"an unprintable character in {err!r}"
+
+
+def test_mutated_reference_examples():
+    """The fuzzer's targets, one by one: each of these was a traceback or an unlocated error."""
+    for change in ({"scenario": {"roles": 5}}, {"scenario": {"isn": 5}}, {"scenario": {"options": [[1]]}},
+                   {"scenario": {"isn": {"A": -1}}}, {"roles": {"time_wait": 5}}):
+        doc = {**json.loads(json.dumps(REFERENCE_DOC)), **change}
+        code, out, err = run_check(toml_document(doc))
+        assert code == 2, (change, err)
+        assert_exits_cleanly(code, out, err)
+    assert run_check(toml_document(REFERENCE_DOC))[0] == 3  # the unchanged reference: cut short by --max-states
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(mutated_reference(), st.booleans())
+def test_mutated_reference_runs_or_fails_with_a_located_line(doc, complete):
+    """Bounded (``--max-states``: the spec's own scenario, cut short) or complete (a small scenario:
+    liveness, counterexamples and their files too)."""
+    assert_exits_cleanly(*run_check(toml_document(doc), tuple(SMALL) if complete else ("--max-states", "200")))

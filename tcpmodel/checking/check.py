@@ -9,7 +9,7 @@ the same violations, and the liveness analysis after either is the same code.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +20,6 @@ from tcpmodel.checking.counterexample import Counterexample, build_counterexampl
 from tcpmodel.checking.packed import PackedOverflow, PackedSystem
 from tcpmodel.checking.properties import (
     FAIRNESS,
-    GIVE_UP_EVENTS,
     PROPERTIES,
     Checker,
     Observer,
@@ -151,7 +150,7 @@ def _explore_generic(system: System, checker: Checker, bounds: Bounds | None, pr
             if watch is not None:
                 watch.on_step(k, step, j)
 
-    exploration = explore(system, bounds, on_state, on_transition, progress, edge_tag=_give_up_tag)
+    exploration = explore(system, bounds, on_state, on_transition, progress, edge_tag=_give_up_tagger(checker))
     return exploration, counts, seen_states
 
 
@@ -159,7 +158,7 @@ def _explore_packed(system: System, checker: Checker, bounds: Bounds | None,
                     progress: Progress | None) -> tuple[Exploration[SystemState], list[int], set[int]]:
     """The packed search: the same graph, with the properties evaluated on memoised rows; each
     violation it finds at the n-th step of state k becomes the labelled transition it is."""
-    packed = PackedSystem(system, checker, _give_up_tag)
+    packed = PackedSystem(system, checker, _give_up_tagger(checker))
     exploration = explore(packed, bounds, progress=progress)
     for name, found in packed.found.items():
         violation = found
@@ -192,11 +191,12 @@ def _predicates(system: System, ex: Exploration[SystemState], predicates: Sequen
     return out
 
 
-GIVE_UP = 1  # the edge tag of a step by which someone gives up (properties.GIVE_UP_EVENTS)
+GIVE_UP = 1  # the edge tag of a step by which someone gives up (properties.give_up_events)
 
 
-def _give_up_tag(label: Label) -> int:
-    return GIVE_UP if label.event in GIVE_UP_EVENTS else 0
+def _give_up_tagger(checker: Checker) -> Callable[[Label], int]:
+    events = checker.give_up_events
+    return lambda label: GIVE_UP if label.event in events else 0
 
 
 def _liveness(system: System, checker: Checker, ex: Exploration[SystemState]) -> dict[str, Violation]:

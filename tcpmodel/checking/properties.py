@@ -1,8 +1,10 @@
 """The properties of TCP connection management, each named and tied to its RFC section.
 
-These are checks, not behaviour: the behaviour is the spec's. Properties read the spec's RFC
-variable names (ISS, IRS, SND.NXT, RCV.NXT) and state names, so they apply to any spec of TCP
-that uses them (the reference and its variants), not to toy specs.
+These are checks, not behaviour: the behaviour is the spec's. Properties read RFC 9293's states,
+two of its timers and four TCB variables through the spec's roles (``language.roles``): the spec
+says which of its states is ESTABLISHED, which timer is TIME-WAIT's, which variable is SND.NXT
+(by default the ones of the RFC spellings), and a spec that lacks one the properties need is a
+spec error before anything is explored, never a property that silently checks nothing.
 
 Some properties are about histories ("nothing from an older incarnation"). The ``Observer`` keeps
 the little history they need as ghost fields of the system state, per endpoint:
@@ -21,15 +23,21 @@ from typing import Any
 from tcpmodel.base.flags import ACK, FIN, RST, SYN
 from tcpmodel.base.seqnum import seq_add, seq_diff, seq_le, seq_lt
 from tcpmodel.checking.violation import STATE, TRANSITION, Violation
+from tcpmodel.language.roles import PROPERTY_ROLES
 from tcpmodel.language.spec import Spec
 from tcpmodel.system.composed import CLOSED_BY_CLOSE, GEN, System
 from tcpmodel.system.steps import EndpointStep, Label, SystemState
 
-UNSYNCHRONIZED = ("CLOSED", "LISTEN", "SYN-SENT")
-CLOSING_AFTER_BOTH_FINS = ("CLOSING", "LAST-ACK")
-ORDERLY_ENDS = ("FIN-WAIT-1", "FIN-WAIT-2", "CLOSING", "TIME-WAIT")
+# Roles (language.roles) of the states the properties read.
+UNSYNCHRONIZED = ("closed", "listen", "syn_sent")
+CLOSING_AFTER_BOTH_FINS = ("closing", "last_ack")
+ORDERLY_ENDS = ("fin_wait_1", "fin_wait_2", "closing", "time_wait")
+OPENING = ("listen", "syn_sent")  # where a segment synchronizes an endpoint with its peer
+OPEN_PENDING = ("syn_sent", "syn_received")
+OPEN_ESTABLISHED = ("established", "close_wait")
+VARIABLES = (("iss", "ISS"), ("irs", "IRS"), ("snd_nxt", "SND.NXT"), ("rcv_nxt", "RCV.NXT"))  # role, the key of Observer.var
 
-# RFC 9293 §3.3.2, Figure 5, plus the edges §3.10 adds: RST and ABORT lead to CLOSED (or back to
+# RFC 9293 §3.3.2, Figure 5 (in the RFC's spellings; a spec's states through its roles), plus the edges §3.10 adds: RST and ABORT lead to CLOSED (or back to
 # LISTEN from a passive SYN-RECEIVED), a segment with FIN and the ACK of our FIN goes from
 # FIN-WAIT-1 to TIME-WAIT, and one with the ACK of our SYN and a FIN from SYN-RECEIVED to
 # CLOSE-WAIT (through ESTABLISHED, §3.10.7.4 fifth and eighth steps).
@@ -108,7 +116,30 @@ PROPERTIES = (
 )
 PROPERTY_NAMES = tuple(p.name for p in PROPERTIES)
 
-GIVE_UP_EVENTS = ("ABORT", "USER TIMEOUT")  # the steps by which someone gives up: a user's ABORT, the R2 user timeout
+
+
+def give_up_events(spec: Spec) -> tuple[str, ...]:
+    """The steps by which someone gives up: a user's ABORT, and the expiry of the spec's user
+    timer (R2, role ``user_timer``), if it has one."""
+    user = spec.roles.get("user_timer")
+    return ("ABORT",) + ((f"{user} TIMEOUT",) if user else ())
+
+
+def role_states(spec: Spec, roles: tuple[str, ...]) -> frozenset[int]:
+    """The indices of the spec's states in these roles (a role declared absent has none)."""
+    return frozenset(spec.states.index(name) for name in (spec.roles.get(r) for r in roles) if name is not None)
+
+
+def role_state(spec: Spec, role: str) -> int:
+    """The index of the spec's state in ``role``, or -1 if the spec declares it has none."""
+    name = spec.roles.get(role)
+    return spec.states.index(name) if name is not None else -1
+
+
+def diagram_edges(spec: Spec) -> frozenset[tuple[int, int]]:
+    """The edges of ``DIAGRAM_EDGES`` between the spec's states, through its roles."""
+    pairs = ((spec.roles.rfc_state(a), spec.roles.rfc_state(b)) for a, b in DIAGRAM_EDGES)
+    return frozenset((spec.states.index(a), spec.states.index(b)) for a, b in pairs if a is not None and b is not None)
 
 FAIRNESS = (
     "strong fairness: a step enabled infinitely often is taken infinitely often (so a segment "
@@ -128,17 +159,15 @@ class Observer:
     """Keeps the ghost history the properties need, as part of each system state."""
 
     def __init__(self, spec: Spec):
-        self.names = {s: i for i, s in enumerate(spec.states)}
-        need = ("ISS", "IRS", "SND.NXT", "RCV.NXT")
+        spec.roles.require(PROPERTY_ROLES, "the TCP properties")  # a SpecError: the properties cannot be checked
         variables = [v.name for v in spec.variables]
-        missing = [n for n in need if n not in variables]
-        if missing:
-            raise ValueError(f"the TCP properties need the variables {', '.join(missing)}")
-        self.var = {n: variables.index(n) + 1 for n in need}
-        self.unsynchronized = frozenset(self.names[s] for s in UNSYNCHRONIZED if s in self.names)
-        self.opening = frozenset(self.names[s] for s in ("LISTEN", "SYN-SENT") if s in self.names)
-        self.close_wait = self.names.get("CLOSE-WAIT", -1)
-        self.orderly_ends = frozenset(self.names[s] for s in ORDERLY_ENDS if s in self.names)
+        self.var = {name: variables.index(spec.roles[role]) + 1 for role, name in VARIABLES}
+        self.unsynchronized = role_states(spec, UNSYNCHRONIZED)
+        self.opening = role_states(spec, OPENING)
+        self.close_wait = role_state(spec, "close_wait")
+        self.orderly_ends = role_states(spec, ORDERLY_ENDS)
+        timer = spec.roles.get("time_wait_timer")
+        self.time_wait_timeout = f"{timer} TIMEOUT" if timer else None  # its expiry ends a connection in order
         self.system: System | None = None
 
     def initial_ghost(self, system: System) -> tuple:
@@ -155,7 +184,7 @@ class Observer:
         pre_tcb, post_tcb = pre[0], post[0]
         if post_tcb[0] in system.no_tcb:  # the TCB is deleted (or never existed)
             if pre_tcb[0] in self.orderly_ends and not any(seg[0] & RST for seg in label.sent) and (
-                label.event == "TIME-WAIT TIMEOUT" or (label.kind == "segment" and received is not None and not received[0] & (RST | SYN))
+                label.event == self.time_wait_timeout or (label.kind == "segment" and received is not None and not received[0] & (RST | SYN))
             ):
                 ended = pre[1][0]
             elif pre_tcb[0] not in system.no_tcb:
@@ -197,13 +226,13 @@ class Checker:
         spec = system.spec
         self.state_names = spec.states
         self.var = observer.var
-        n = self.state_names.index
-        self.established = n("ESTABLISHED") if "ESTABLISHED" in spec.states else -1
-        self.time_wait = n("TIME-WAIT") if "TIME-WAIT" in spec.states else -1
-        self.after_both_fins = frozenset(n(s) for s in CLOSING_AFTER_BOTH_FINS if s in spec.states)
+        self.established = role_state(spec, "established")
+        self.time_wait = role_state(spec, "time_wait")
+        self.after_both_fins = role_states(spec, CLOSING_AFTER_BOTH_FINS)
         self.initial_syn_states = observer.opening | {system.initial_index}  # where a SYN without ACK is an initial SYN
-        self.open_established = frozenset(n(s) for s in ("ESTABLISHED", "CLOSE-WAIT") if s in spec.states)
-        self.edges = frozenset((n(a), n(b)) for a, b in DIAGRAM_EDGES if a in spec.states and b in spec.states)
+        self.open_established = role_states(spec, OPEN_ESTABLISHED)
+        self.edges = diagram_edges(spec)
+        self.give_up_events = give_up_events(spec)
         self.violations: dict[str, Violation] = {}  # name -> the first violation found
 
     # ------------------------------------------------------------ during exploration
@@ -318,8 +347,7 @@ class Checker:
     # ``check`` evaluates them once per such combination on a packed exploration.
 
     def open_pending(self, i: int) -> StatePredicate:
-        names = self.state_names
-        opening = {names.index(s) for s in ("SYN-SENT", "SYN-RECEIVED") if s in names}
+        opening = role_states(self.system.spec, OPEN_PENDING)
         return lambda state: state[0][i][0][0] in opening
 
     def open_done(self, i: int) -> StatePredicate:
@@ -332,7 +360,7 @@ class Checker:
 
     def leads_to(self) -> dict[str, LeadsTo]:
         """The leads-to properties: name -> (the [(P, Q), ...] of which any one case may fail,
-        whether runs that give up (``GIVE_UP_EVENTS``) are left out). P and Q are predicates on
+        whether runs that give up (``give_up_events``) are left out). P and Q are predicates on
         states; a fair run (of those considered) from a P-state that never meets Q breaks it."""
         return {
             "open_completes": ([(self.open_pending(i), self.open_done(i)) for i in (0, 1)], False),

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from tcpmodel.base.errors import InputError, did_you_mean
 from tcpmodel.checking.counterexample import Step, describe_step, format_step
-from tcpmodel.checking.properties import GIVE_UP_EVENTS, PROPERTIES, Checker, Observer, StatePredicate
+from tcpmodel.checking.properties import PROPERTIES, Checker, Observer, StatePredicate, give_up_events
 from tcpmodel.language.spec import Spec
 from tcpmodel.system.composed import System
 from tcpmodel.system.scenario import make_scenario
@@ -48,10 +48,10 @@ class Node:
     label: Label | None = None  # None for an initial state
     parent: Node | None = None
 
-    @property
-    def gives_up(self) -> bool:
-        """Whether the step that led here is one by which someone gives up (``GIVE_UP_EVENTS``)."""
-        return self.label is not None and self.label.event in GIVE_UP_EVENTS
+    def gives_up(self, events: tuple[str, ...]) -> bool:
+        """Whether the step that led here is one by which someone gives up (one of ``events``,
+        ``properties.give_up_events``)."""
+        return self.label is not None and self.label.event in events
 
 
 @dataclass(frozen=True)
@@ -173,10 +173,11 @@ def _still_violated(system: System, checker: Checker, run: Run, prop: str, path:
 
 def _leads_to(system: System, path: list[Node], cases: list[tuple[StatePredicate, StatePredicate]], steady: bool, prop: str) -> str | None:
     reason = f"no state of the run from which Q never holds again starts with P ({prop})"
+    giving_up = give_up_events(system.spec)
     for p, q in cases:
         start = None
         for k in range(len(path) - 1, -1, -1):  # the earliest state from which Q never holds again
-            if q(path[k].state) or (steady and k + 1 < len(path) and path[k + 1].gives_up):
+            if q(path[k].state) or (steady and k + 1 < len(path) and path[k + 1].gives_up(giving_up)):
                 break
             if p(path[k].state):
                 start = k
@@ -196,6 +197,7 @@ def _leads_to(system: System, path: list[Node], cases: list[tuple[StatePredicate
 def _reachable(system: System, origin: SystemState, give_up: bool, stop: StatePredicate) -> tuple[set[SystemState], bool]:
     """The states reachable from ``origin`` (by steps that give up only if ``give_up``), up to a
     first state where ``stop`` holds; and whether the search was complete."""
+    giving_up = give_up_events(system.spec)
     seen = {origin}
     queue = deque([origin])
     while queue:
@@ -203,7 +205,7 @@ def _reachable(system: System, origin: SystemState, give_up: bool, stop: StatePr
         if stop(state):
             return seen, True
         for label, nxt in system.successors(state):
-            if not give_up and label.event in GIVE_UP_EVENTS:
+            if not give_up and label.event in giving_up:
                 continue
             if nxt not in seen:
                 if len(seen) >= LIMIT:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from tcpmodel.base.files import inside
 from tcpmodel.conformance.outcomes import Outcome
 from tcpmodel.oracle.audit import Side
 from tcpmodel.oracle.verdicts import FAIL
@@ -29,7 +30,7 @@ ETHERNET_HEADER = bytes.fromhex("020000000002" "020000000001" "0800")  # fixed, 
 
 def write_files(out: Path, name: str, trace: Trace, recording, verdict, spec_name: str) -> list[str]:
     """``OUT/<vector>.jsonl`` and ``.pcap``, and ``.svg`` (the ladder) for a FAIL; their paths."""
-    stem = Path(out) / name
+    stem = inside(out, name)  # a vector's name is made of validated rule and state names; refused if it were not a plain name
     paths = [stem.with_name(stem.name + ".jsonl"), stem.with_name(stem.name + ".pcap")]
     write_trace(paths[0], trace)
     write_pcap(paths[1], frames(recording))
@@ -55,7 +56,7 @@ def write_examples(folder: Path, outcomes: list[Outcome], command: str, spec_nam
     for finding, o in sorted(examples(outcomes).items()):
         assert o.recorded is not None, f"{o.name}: a FAIL keeps what it recorded"
         trace, recording = o.recorded
-        stem = Path(folder) / finding
+        stem = inside(folder, finding)
         paths = [stem.with_name(stem.name + suffix) for suffix in (".jsonl", ".pcapng", ".svg")]
         write_trace(paths[0], Trace(dataclasses.replace(trace.header, command=command), trace.events))
         write_pcap(paths[1], frames(recording), comment=f"{generated(command)}; the example of the finding {finding}: vector {o.name}")

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tcpmodel.base.errors import InputError
+from tcpmodel.base.errors import printable
 from tcpmodel.base.seqnum import relative_offsets, signed
-from tcpmodel.checking.properties import ORDERLY_ENDS, Observer
+from tcpmodel.checking.properties import OPENING, ORDERLY_ENDS, Observer, role_state, role_states
 from tcpmodel.language.spec import SEGMENT, USER_CALLS, Rule, Spec
 from tcpmodel.system.composed import (  # noqa: F401 - re-exported for the writers
     ABSOLUTE_SEQ,
@@ -32,8 +32,6 @@ from tcpmodel.system.composed import (  # noqa: F401 - re-exported for the write
     System,
 )
 from tcpmodel.system.scenario import Scenario
-
-TIME_WAIT_TIMEOUT = "TIME-WAIT TIMEOUT"  # the one timer event the observer names
 
 
 @dataclass(frozen=True)
@@ -96,8 +94,10 @@ class SystemFacts:
 
     @property
     def time_wait_timer(self) -> int:
-        """The index of the timer whose expiry the observer counts as an orderly end, or -1."""
-        return self.timer_events.index(TIME_WAIT_TIMEOUT) if TIME_WAIT_TIMEOUT in self.timer_events else -1
+        """The index of the timer whose expiry the observer counts as an orderly end (role
+        ``time_wait_timer``), or -1."""
+        name = self.spec.roles.get("time_wait_timer")
+        return [t.name for t in self.spec.timers].index(name) if name is not None else -1
 
     def absolute(self, rule_index: int, flags: int) -> bool:
         return (rule_index, flags) in self.system.compiled.absolute
@@ -128,32 +128,44 @@ class SystemFacts:
     def segment_rules(self) -> bool:
         return any(r.event == SEGMENT for r in self.spec.rules)
 
-    def observed(self, names) -> tuple[int, ...]:
-        return tuple(self.state(s) for s in names if s in self.spec.states)
+    # The states the observer reads, through the spec's roles (language.roles), as the observer does.
 
     @property
     def orderly_ends(self) -> tuple[int, ...]:
-        return self.observed(ORDERLY_ENDS)
+        return tuple(sorted(role_states(self.spec, ORDERLY_ENDS)))
 
     @property
     def opening(self) -> tuple[int, ...]:
-        return self.observed(("LISTEN", "SYN-SENT"))
+        return tuple(sorted(role_states(self.spec, OPENING)))
 
     @property
     def close_wait(self) -> int:
-        return self.state("CLOSE-WAIT") if "CLOSE-WAIT" in self.spec.states else -1
+        return role_state(self.spec, "close_wait")
 
     @property
     def established(self) -> int:
-        return self.state("ESTABLISHED") if "ESTABLISHED" in self.spec.states else -1
+        return role_state(self.spec, "established")
+
+    def variable(self, role: str) -> str:
+        """The spec's name of the variable in ``role`` (iss, irs, snd_nxt, rcv_nxt: the observer's)."""
+        return self.spec.roles[role]
 
 
 def system_facts(spec: Spec, scenario: Scenario) -> SystemFacts:
-    try:
-        Observer(spec)
-    except ValueError as exc:
-        raise InputError(f"cannot export {spec.name}: {exc} (the observer's ghost fields are part of every state)") from None
+    Observer(spec)  # the observer's ghost fields are part of every state: a spec error if it lacks a role they need
     return SystemFacts(spec, scenario, System(spec, scenario))
+
+
+def comment(text: str) -> str:
+    """``text`` made safe inside a comment of Promela (``/* */``) or TLA+ (``(* *)``, ``\\*``):
+    names are validated identifiers, but titles and the command line are free text, so any
+    control character is escaped (a newline would end a line comment) and no comment delimiter
+    survives whole (``*/`` becomes ``* /``)."""
+    text = printable(text)
+    for delimiter, broken in (("*/", "* /"), ("/*", "/ *"), ("*)", "* )"), ("(*", "( *")):
+        while delimiter in text:
+            text = text.replace(delimiter, broken)
+    return text
 
 
 def int32(value: int) -> int:

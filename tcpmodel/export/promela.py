@@ -37,6 +37,7 @@ from tcpmodel.export.common import (
     CLOSED_BY_ABORT,
     CLOSED_BY_CLOSE,
     SystemFacts,
+    comment,
 )
 from tcpmodel.export.promelaexpr import MACROS, literal
 from tcpmodel.export.promelastep import StepWriter, bits, if_, indent
@@ -189,7 +190,7 @@ class _Writer(StepWriter):
         return [self.option("tick: segments age, timers count down", guard, body)]
 
     def option(self, title: str, guard: str, body: list[str]) -> list[str]:
-        return [f"/* {title} */", "d_step {"] + indent([f"{guard} ->"] + body) + ["}"]
+        return [f"/* {comment(title)} */", "d_step {"] + indent([f"{guard} ->"] + body) + ["}"]
 
     # ------------------------------------------------------------ channels
 
@@ -275,13 +276,13 @@ class _Writer(StepWriter):
             body += ["   :: " + option[0]] + indent(option[1:], "      ")
         body += ["   od", "}"]
         header = [
-            f"/* {self.spec.name}: {self.spec.title}, exported by tcpmodel for Spin.",
-            f"   command:  {self.command}",
+            f"/* {comment(self.spec.name)}: {comment(self.spec.title)}, exported by tcpmodel for Spin.",
+            f"   command:  {comment(self.command)}",
             f"   scenario: {scenario_summary(scenario)}",
             "",
             "   The reachable state space is the one `tcpmodel check` explores with the same scenario",
             "   options. Run with full state storage:",
-            f"     spin -a {self.spec.name}.pml && gcc -O2 -fwrapv -DNOREDUCE -DSAFETY -o pan pan.c && ./pan -m100000",
+            f"     spin -a {comment(self.spec.name)}.pml && gcc -O2 -fwrapv -DNOREDUCE -DSAFETY -o pan pan.c && ./pan -m100000",
             "   (raise -m if pan says the search depth is too small). Spin's \"states, stored\" is tcpmodel's",
             "   states; its \"transitions\" is tcpmodel's transitions + 1",
             "   (Spin counts the initial state as a transition). -fwrapv is required: sequence numbers wrap",

@@ -17,7 +17,7 @@ import re
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.base.flags import RST, SPEC_FLAG_BITS, SYN
-from tcpmodel.export.common import ABSOLUTE_SEQ, SystemFacts
+from tcpmodel.export.common import ABSOLUTE_SEQ, SystemFacts, comment
 from tcpmodel.export.promelaexpr import literal, translate
 from tcpmodel.language.expressions import SEQ
 
@@ -128,14 +128,14 @@ class StepWriter:
         for state in self.spec.states:
             rules = self.f.rules(state, event)
             if rules:
-                options.append((f"ep[{i}].st == {self.f.state(state)}", [f"/* {state} */"] + self.chain(i, state, rules)))
+                options.append((f"ep[{i}].st == {self.f.state(state)}", [f"/* {comment(state)} */"] + self.chain(i, state, rules)))
         defaults = [f"n_{self.field[v.name]} = ep[{i}].{self.field[v.name]};" for v in self.spec.variables]
         return ["w_rule = NONE;"] + defaults + (if_(options) if options else [])
 
     def chain(self, i: int, state: str, rules) -> list[str]:
         (index, rule), rest = rules[0], rules[1:]
         guard = translate(rule.when, self.resolver(i, "w_isn"))
-        body = [f"/* {rule.name} */"] + self.effects(i, state, index, rule)
+        body = [f"/* {comment(rule.name)} */"] + self.effects(i, state, index, rule)
         if guard == "1":
             return body
         return if_([(guard, body)], self.chain(i, state, rest) if rest else None)
@@ -222,7 +222,7 @@ class StepWriter:
         rst_sent = " || ".join(f"(w_nout > {n} && (w_out[{n}].flags & {RST}) != 0)" for n in range(self.f.max_sends)) or "0"
         if kind == "segment":
             orderly = f"(sg_flags & {RST | SYN}) == 0"
-        elif kind == "timer" and event == "TIME-WAIT TIMEOUT":
+        elif kind == "timer" and self.f.time_wait_timer >= 0 and event == self.f.timer_events[self.f.time_wait_timer]:
             orderly = "1"
         else:
             orderly = ""
@@ -240,7 +240,8 @@ class StepWriter:
 
     def octets(self, i: int) -> list[str]:
         """properties._octets_delivered, added to the ghost count of octets delivered."""
-        old, new = f"ep[{i}].{self.field['RCV.NXT']}", f"n_{self.field['RCV.NXT']}"
+        rcv_nxt = self.field[self.f.variable("rcv_nxt")]
+        old, new = f"ep[{i}].{rcv_nxt}", f"n_{rcv_nxt}"
         count = if_([("w_t > 0", [f"w_t = ep[{i}].delivered + w_t;", "assert(w_t < 256);", f"ep[{i}].delivered = w_t;"])])
         advanced = [
             "w_first = sg_seq + ((sg_flags >> 1) & 1);",
@@ -256,7 +257,7 @@ class StepWriter:
         established = self.f.established
         if established < 0:
             return []
-        iss, irs = self.field["ISS"], self.field["IRS"]
+        iss, irs = self.field[self.f.variable("iss")], self.field[self.f.variable("irs")]
         both = f"ep[0].st == {established} && ep[1].st == {established}"
         agree = f"ep[0].{irs} == ep[1].{iss} && ep[1].{irs} == ep[0].{iss}"
         return [f"assert(!({both}) || ({agree}));  /* handshake_agreement */"]

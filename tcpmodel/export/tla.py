@@ -38,6 +38,7 @@ from tcpmodel.export.common import (
     CLOSED_BY_ABORT,
     CLOSED_BY_CLOSE,
     SystemFacts,
+    comment,
     int32,
 )
 from tcpmodel.language import expressions as ex
@@ -108,6 +109,11 @@ def write_tla(facts: SystemFacts, command: str) -> dict[str, str]:
     """{module file: text, configuration file: text}."""
     writer = _Writer(facts, command)
     return {f"{writer.module}.tla": writer.module_text(), f"{writer.module}.cfg": writer.config()}
+
+
+def string(text: str) -> str:
+    """A TLA+ string constant holding ``text`` (state names are validated identifiers; escaped all the same)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class _Writer:
@@ -186,7 +192,7 @@ class _Writer:
     # ------------------------------------------------------------ the rules
 
     def tcb(self, state: str, values: dict[str, str]) -> str:
-        fields = [f'st |-> "{state}"'] + [f"{self.field[v.name]} |-> {values[v.name]}" for v in self.spec.variables]
+        fields = [f"st |-> {string(state)}"] + [f"{self.field[v.name]} |-> {values[v.name]}" for v in self.spec.variables]
         return "[" + ", ".join(fields) + "]"
 
     def initial_values(self) -> dict[str, str]:
@@ -222,11 +228,11 @@ class _Writer:
                 body = self.outcome(index, rule, state)
                 guard = self.expr(rule.when)
                 if guard == "TRUE":
-                    chain = [f"\\* {rule.name}"] + body
+                    chain = [f"\\* {comment(rule.name)}"] + body
                 else:
-                    chain = ([f"IF {guard} \\* {rule.name}", "THEN " + body[0]] + ["     " + b for b in body[1:]]
+                    chain = ([f"IF {guard} \\* {comment(rule.name)}", "THEN " + body[0]] + ["     " + b for b in body[1:]]
                              + ["ELSE " + chain[0]] + ["     " + c for c in chain[1:]])
-            arms.append((f't.st = "{state}"', chain))
+            arms.append((f"t.st = {string(state)}", chain))
         name = f"Step_{identifier(event)}(t, s, isn)"
         if not arms:
             return [f"{name} == NoRule"]
@@ -245,12 +251,14 @@ class _Writer:
     def after(self, i: int, e: str, h: str, kind: str, event: str, seen: str, restarts: str) -> str:
         """The endpoint after a step: the observer's ghost fields (Observer.advance), the TCB, the timers."""
         orderly = {"segment": f"~Flag({seen}.flags, 4) /\\ ~Flag({seen}.flags, 2)",
-                   "timer": "TRUE" if event == "TIME-WAIT TIMEOUT" else "FALSE"}.get(kind, "FALSE")
+                   "timer": "TRUE" if self.f.time_wait_timer >= 0 and event == self.f.timer_events[self.f.time_wait_timer] else "FALSE",
+                   }.get(kind, "FALSE")
         if kind == "segment":
             other = f"IF {e}.tcb.st \\in Opening THEN [{e} EXCEPT !.peer_gen = {seen}.gen, !.ended = 0] " \
                     f"ELSE [{e} EXCEPT !.delivered = @ + Octets({e}.tcb, {h}.tcb, {seen})]"
         elif kind == "call" and event == "CLOSE":
-            other = f'IF {e}.tcb.st = "CLOSE-WAIT" THEN [{e} EXCEPT !.passive_closer = TRUE] ELSE {e}'
+            close_wait = self.spec.states[self.f.close_wait] if self.f.close_wait >= 0 else None
+            other = f"IF {e}.tcb.st = {string(close_wait)} THEN [{e} EXCEPT !.passive_closer = TRUE] ELSE {e}" if close_wait else e
         else:
             other = e
         ghost = f"(IF {h}.tcb.st \\in NoTcb THEN Deleted({e}, {h}, {orderly}) ELSE {other})"
@@ -259,7 +267,7 @@ class _Writer:
 
     def calls(self, i: int) -> list[tuple[str, list]]:
         e, n = f"ep[{i + 1}]", i + 1
-        opening = f'{e}.tcb.st = "{self.spec.initial}" /\\ {e}.opens < {self.scenario.incarnations}'
+        opening = f"{e}.tcb.st = {string(self.spec.initial)} /\\ {e}.opens < {self.scenario.incarnations}"
         if self.scenario.quiet_time:
             opening += f" /\\ Size(ch[{n}]) = 0"
         actions = []
@@ -349,9 +357,9 @@ class _Writer:
         lines = [
             "NoRule == [rule |-> -1]",
             f"NoSegment == {seg}",
-            "NoTcb == {" + ", ".join(f'"{s}"' for s in spec.no_tcb) + "}",
-            "Opening == {" + ", ".join(f'"{s}"' for s in spec.states if s in ("LISTEN", "SYN-SENT")) + "}",
-            "OrderlyEnds == {" + ", ".join(f'"{spec.states[s]}"' for s in facts.orderly_ends) + "}",
+            "NoTcb == {" + ", ".join(string(s) for s in spec.no_tcb) + "}",
+            "Opening == {" + ", ".join(string(spec.states[s]) for s in facts.opening) + "}",
+            "OrderlyEnds == {" + ", ".join(string(spec.states[s]) for s in facts.orderly_ends) + "}",
             "Offsets == {" + ", ".join(self.literal(o) for o in facts.offsets) + "}",
             'Length(d) == IF d >= 0 THEN d ELSE Assert(FALSE, "a rule sends a segment with a negative data length")',
             "RstSent(out) == \\E n \\in 1..Len(out) : Flag(out[n].flags, 4)",
@@ -366,7 +374,7 @@ class _Writer:
             entries = ", ".join(f"IF ~Running{k + 1}(t) THEN -1 ELSE IF tm[{k + 1}] < 0 \\/ {k + 1} \\in rs THEN {d} ELSE tm[{k + 1}]"
                                 for k, d in enumerate(facts.durations))
             lines.append(f"Retime(tm, t, rs) == <<{entries}>>")
-        rcv = self.field["RCV.NXT"]
+        rcv = self.field[facts.variable("rcv_nxt")]
         lines += [
             "\\* properties.Observer.advance: a deleted TCB keeps only the number of its last orderly ended incarnation",
             "Deleted(e, h, orderly) == [e EXCEPT !.peer_gen = 0, !.passive_closer = FALSE, !.delivered = 0,",
@@ -410,8 +418,8 @@ class _Writer:
             actions += self.tick()
         lines = [
             f"{'-' * 28} MODULE {self.module} {'-' * 28}",
-            f"(* {self.spec.name}: {self.spec.title}, exported by tcpmodel for TLC.",
-            f"   command:  {self.command}",
+            f"(* {comment(self.spec.name)}: {comment(self.spec.title)}, exported by tcpmodel for TLC.",
+            f"   command:  {comment(self.command)}",
             f"   scenario: {', '.join(f'{k}={v}' for k, v in scenario.describe().items())}",
             "   TLC's distinct states are the states `tcpmodel check` explores under the same scenario options:",
             f"     java -cp tla2tools.jar tlc2.TLC -workers auto -deadlock -config {self.module}.cfg {self.module}.tla",
@@ -438,8 +446,9 @@ class _Writer:
         lines.append("Next == " + "\n    \\/ ".join(name for name, _ in actions))
         lines += ["", "Spec == Init /\\ [][Next]_vars", ""]
         if self.f.established >= 0:
-            iss, irs = self.field["ISS"], self.field["IRS"]
-            lines += ['HandshakeAgreement == (ep[1].tcb.st = "ESTABLISHED" /\\ ep[2].tcb.st = "ESTABLISHED")',
+            iss, irs = self.field[self.f.variable("iss")], self.field[self.f.variable("irs")]
+            established = string(self.spec.states[self.f.established])
+            lines += [f"HandshakeAgreement == (ep[1].tcb.st = {established} /\\ ep[2].tcb.st = {established})",
                       f"    => (ep[1].tcb.{irs} = ep[2].tcb.{iss} /\\ ep[2].tcb.{irs} = ep[1].tcb.{iss})", ""]
         lines.append("=" * 78)
         return "\n".join(lines) + "\n"

@@ -1,2 +1,4 @@
-"""The spec language: TOML spec files with line numbers (``specfile``), the expression language
-(``expressions``), the validated ``Spec`` (``spec``), and its rules compiled to Python (``codegen``)."""
+"""The spec language: TOML spec files with line numbers and bounded reading (``specfile``), the
+expression language (``expressions``), the patterns names must match (``names``), the validated
+declarations (``declarations``) and roles (``roles``), the validated ``Spec`` (``spec``), and its
+rules compiled to verified Python (``codegen``)."""

@@ -6,6 +6,15 @@ For every (state, event) pair the rules that apply are turned into one generated
 Generated code reads only its three arguments (TCB tuple, segment tuple, environment tuple) and
 the two sequence-space helpers; it runs without Python builtins.
 
+Spec text never becomes code: the source is built from the checked expression trees only
+(names become slots such as ``v3`` or ``s[1]``, states their numbers, constants and literals
+validated integers, timer names in ``restarts`` Python string literals of validated names), and no
+name or other spec text is pasted into it, not even into a comment. Before it is compiled, each
+function's syntax tree is checked against the few kinds of node the generator writes
+(``_verified``): no attribute access, no call but the sequence helpers, no name but the
+arguments, the slots and the helpers; so even a bug in the generator cannot make it run
+anything else.
+
 TCB layout: ``(state index, variable 1, ..., variable n)`` in the spec's declaration order.
 Segment layout: ``(flags, seq, ack, data octets, window, ...ghost fields)``.
 Environment layout: ``(ISN, DATA)``.
@@ -13,12 +22,17 @@ Environment layout: ``(ISN, DATA)``.
 
 from __future__ import annotations
 
+import ast
+import functools
+import re
 from collections.abc import Callable
+from types import CodeType
 
 from tcpmodel.base import seqnum
+from tcpmodel.base.errors import SpecError
 from tcpmodel.base.flags import SPEC_FLAG_BITS
 from tcpmodel.language import expressions as ex
-from tcpmodel.language.spec import SEGMENT, Spec
+from tcpmodel.language.spec import Spec
 
 # (rule index, new TCB, segments sent, timers restarted)
 Fired = tuple[int, tuple, tuple, tuple]
@@ -96,7 +110,7 @@ class CompiledSpec:
             return None
         lines = ["def dispatch(t, s, e):"] + self._header()
         for index, rule in rules:
-            lines.append(f"    if {self._py(rule.when)}:  # {rule.name}")
+            lines.append(f"    if {self._py(rule.when)}:  # rule {index:d}")
             assigned = dict(rule.effects)
             for var, i in self.var_index.items():
                 value = self._py(assigned[var]) if var in assigned else f"v{i}"
@@ -123,22 +137,88 @@ class CompiledSpec:
         lines.append("    return None")
         source = "\n".join(lines) + "\n"
         self.sources[(self.state_index[state], event)] = source
-        namespace = {"__builtins__": {}, **seqnum.RUNTIME}
-        exec(compile(source, f"<spec {self.spec.name}: {state} on {event}>", "exec"), namespace)  # source generated from the checked AST
-        return namespace["dispatch"]
+        return _run(source, "dispatch", f"<spec {self.spec.name}: {state} on {event}>", str(self.spec.path))
 
     def _compile_predicate(self, node: ex.Node):
         source = "\n".join(["def predicate(t):"] + self._header() + [f"    return {self._py(node)}"]) + "\n"
-        namespace = {"__builtins__": {}, **seqnum.RUNTIME}
-        exec(compile(source, f"<spec {self.spec.name}: timer>", "exec"), namespace)  # source generated from the checked AST
-        return namespace["predicate"]
+        return _run(source, "predicate", f"<spec {self.spec.name}: timer>", str(self.spec.path))
 
 
 def evaluate_constant(node: ex.Node, values: dict[str, int]) -> int:
-    """Evaluate a closed integer expression (a timer duration) with the given names."""
-    source = ex.to_python(node, lambda name, primed, state=False: str(values[name]))
-    return eval(compile(source, "<duration>", "eval"), {"__builtins__": {}})  # source generated from the checked AST
+    """Evaluate a closed integer expression (a timer duration) with the given names: the
+    checked tree is interpreted (``expressions.evaluate``), nothing is compiled."""
+    return int(ex.evaluate(node, values))
 
 
-def is_segment_event(event: str) -> bool:
-    return event == SEGMENT
+# ---------------------------------------------------------------- what generated code may hold
+
+_SLOT = re.compile(r"[vp][0-9]+")
+_ARGUMENTS = frozenset({"t", "s", "e"})
+_NODES = frozenset({ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Assign, ast.If, ast.Return, ast.Name, ast.Load, ast.Store,
+          ast.Constant, ast.Tuple, ast.BinOp, ast.BoolOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Subscript, ast.Call,
+          ast.Add, ast.Sub, ast.Mult, ast.BitAnd, ast.RShift, ast.And, ast.Or, ast.Not, ast.USub,
+          ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE})
+
+
+def _verified(source: str, function: str) -> ast.Module:
+    """The syntax tree of generated ``source``, checked to hold only what the generator writes:
+    one function ``function(t[, s, e])`` of assignments to slots, ifs and returns over integer,
+    boolean and string constants, tuples, arithmetic, comparisons, the arguments indexed by
+    integers, the slots, and calls of the sequence helpers. Anything else raises."""
+    tree = ast.parse(source, mode="exec")
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef) or tree.body[0].name != function:
+        raise GeneratedCodeError("is not one function")
+    fn = tree.body[0]
+    if fn.decorator_list or fn.returns or fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs or fn.args.defaults:
+        raise GeneratedCodeError("has a decorated or variadic function")
+    if not {a.arg for a in fn.args.args} <= _ARGUMENTS:
+        raise GeneratedCodeError("has arguments other than t, s, e")
+    for node in ast.walk(fn):
+        kind = type(node)
+        if kind not in _NODES:
+            raise GeneratedCodeError(f"holds a {kind.__name__} node")
+        check = _CHECKS.get(kind)
+        if check is not None and not check(node):
+            raise GeneratedCodeError(f"holds a {kind.__name__} node the generator does not write: {ast.unparse(node)[:80]!r}")
+    return tree
+
+
+def _name_ok(node) -> bool:
+    return node.id in _ARGUMENTS or node.id in seqnum.RUNTIME or bool(_SLOT.fullmatch(node.id))
+
+
+def _subscript_ok(node) -> bool:
+    return (type(node.value) is ast.Name and node.value.id in _ARGUMENTS
+            and type(node.slice) is ast.Constant and type(node.slice.value) is int)
+
+
+_CHECKS = {
+    ast.Name: _name_ok,
+    ast.Constant: lambda node: node.value is None or type(node.value) in (int, bool, str),
+    ast.Subscript: _subscript_ok,
+    ast.Call: lambda node: type(node.func) is ast.Name and node.func.id in seqnum.RUNTIME and not node.keywords,
+    ast.Assign: lambda node: all(type(t) is ast.Name and _SLOT.fullmatch(t.id) for t in node.targets),
+}
+
+
+class GeneratedCodeError(Exception):
+    """Generated code that holds something the generator never writes: a bug, never run."""
+
+
+def _run(source: str, function: str, filename: str, where: str) -> Callable:
+    """The function ``function`` of generated ``source``, verified, then run without builtins."""
+    namespace: dict[str, object] = {"__builtins__": {}, **seqnum.RUNTIME}
+    exec(_code(source, function, filename, where), namespace)  # verified: built from the checked AST only
+    fn = namespace[function]
+    assert callable(fn)
+    return fn
+
+
+@functools.lru_cache(maxsize=4096)
+def _code(source: str, function: str, filename: str, where: str) -> CodeType:
+    """The verified, compiled ``source`` (cached: systems of one spec generate the same sources)."""
+    try:
+        tree = _verified(source, function)
+    except (GeneratedCodeError, SyntaxError, RecursionError, MemoryError) as exc:
+        raise SpecError(f"refusing to run the code generated for {filename}: it {exc}", where=where) from None
+    return compile(tree, filename, "exec")

@@ -17,6 +17,7 @@ A name written with a trailing prime (``RCV.NXT'``) means the value after the ru
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 MAX_TOKENS = 400  # an expression longer than this is refused (and deep recursion with it)
 MAX_NESTING = 48  # parentheses, calls and prefix operators nested deeper than this are refused
 MAX_DIGITS = 20
+MAX_LITERAL = seqnum.MASK  # a literal is a 32-bit number: 0 to 2**32 - 1
+MAX_TERMS = 1000  # an expression with its definitions written out may have at most this many terms
+MAX_DEPTH = 48  # ... nested at most this deep (definitions that use each other add up)
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,10 @@ class _Parser:
     def atom(self) -> Node:
         kind, text, pos = self.take()
         if kind == "num":
-            return Node("int", int(text, 0))
+            value = int(text, 0)
+            if value > MAX_LITERAL:
+                raise self.error(f"the number {text} is out of range (0 to {MAX_LITERAL}, a 32-bit number)", pos)
+            return Node("int", value)
         if kind == "state":
             return Node("state", text)
         if kind == "op" and text == "(":
@@ -263,9 +270,29 @@ def parse(text: str, scope: Scope, expect: str | None = None, allow_primes: bool
         raise InputError(f"expected an expression string but found {type(text).__name__} {text!r}")
     parser = _Parser(text, scope, allow_primes)
     node = _check(parser.parse(), scope, text)
+    terms, depth = expanded_size(node)
+    if terms > MAX_TERMS:
+        raise InputError(f"{text[:60]!r} with its definitions written out has {terms:,} terms; at most {MAX_TERMS:,} are allowed")
+    if depth > MAX_DEPTH:
+        raise InputError(f"{text[:60]!r} with its definitions written out is nested {depth} deep; at most {MAX_DEPTH} is allowed")
     if expect and not _fits(node.type, expect):
         raise InputError(f"expected a {expect} expression but {text!r} is a {node.type}")
     return node
+
+
+def expanded_size(node: Node, memo: dict[int, tuple[int, int]] | None = None) -> tuple[int, int]:
+    """(terms, depth) of ``node`` with every definition written out. A checked node shares the
+    nodes of the definitions it uses, so this takes time linear in the shared graph even when
+    the written-out tree is exponentially large (definitions that double each other)."""
+    memo = {} if memo is None else memo
+    found = memo.get(id(node))
+    if found is None:
+        terms, depth = 1, 1
+        for a in node.args:
+            t, d = expanded_size(a, memo)
+            terms, depth = terms + t, max(depth, d + 1)
+        found = memo[id(node)] = (terms, depth)
+    return found
 
 
 # ---------------------------------------------------------------- type checker
@@ -450,3 +477,36 @@ def states_in(node: Node) -> set[str]:
     for a in node.args:
         out |= states_in(a)
     return out
+
+
+_OPERATORS: dict[str, Callable[[int, int], int | bool]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def evaluate(node: Node, values: dict[str, int]) -> int | bool:
+    """The value of a closed expression over integers and booleans (a timer's duration), with
+    ``values`` for its names: an interpreter of the checked tree, no code is generated."""
+    k = node.kind
+    if k in ("int", "bool"):
+        assert isinstance(node.value, (int, bool))
+        return node.value
+    if k == "name":
+        return values[node.text]
+    args = [evaluate(a, values) for a in node.args]
+    if k == "and":
+        return bool(args[0]) and bool(args[1])
+    if k == "or":
+        return bool(args[0]) or bool(args[1])
+    if k == "not":
+        return not args[0]
+    if k == "neg":
+        return -args[0]
+    if k == "call" and node.value == "if":
+        return args[1] if args[0] else args[2]
+    if k == "call" and node.value in ("min", "max"):
+        return min(args[0], args[1]) if node.value == "min" else max(args[0], args[1])
+    if k == "binop" and node.type != SEQ and not (node.value == "-" and node.args[0].type == SEQ):
+        return _OPERATORS[node.text](args[0], args[1])
+    raise ValueError(f"not a closed integer expression: {node.kind} {node.value}")

@@ -15,29 +15,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcpmodel.base.errors import InputError, SpecError, did_you_mean
+from tcpmodel.base.errors import SpecError, did_you_mean
 from tcpmodel.base.flags import ACK, SPEC_FLAG_BITS
+from tcpmodel.base.seqnum import HALF, MASK
+from tcpmodel.language import declarations
 from tcpmodel.language import expressions as ex
+from tcpmodel.language import roles as role_table
+from tcpmodel.language.declarations import (  # noqa: F401 - re-exported: the spec's parts are imported from here
+    TIMER_KEYS,
+    TIMING,
+    UNTIMED_MODES,
+    VARIABLE_TYPES,
+    Option,
+    Timer,
+    Variable,
+)
+from tcpmodel.language.declarations import expression as _expr
+from tcpmodel.language.declarations import text as _text
+from tcpmodel.language.names import check_text, name_problem, sanitised_stem
+from tcpmodel.language.roles import Roles
 from tcpmodel.language.specfile import RawSpec, TomlTable, read_spec_file
 
 USER_CALLS = ("LISTEN", "CONNECT", "SEND", "CLOSE", "ABORT")
 SEGMENT = "SEGMENT"
 SEGMENT_FIELDS = {"SEG.SEQ": ex.SEQ, "SEG.ACK": ex.SEQ, "SEG.LEN": ex.INT, "SEG.DATA": ex.INT, "SEG.WND": ex.INT}
 ENVIRONMENT = {"ISN": ex.SEQ, "DATA": ex.INT}
-TIMING = ("MSL", "RTO")
-VARIABLE_TYPES = (ex.SEQ, ex.INT, ex.BOOL)
 RULE_KEYS = ("name", "rfc", "from", "on", "when", "do", "send", "to", "option", "doc", "before", "after")
 SEND_KEYS = ("flags", "seq", "ack", "data", "when")
-TIMER_KEYS = ("name", "rfc", "running", "duration", "untimed", "doc", "before", "after")
-UNTIMED_MODES = ("any", "quiet", "drained")
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    type: str
-    init: int
-    rfc: str = ""
+SPEC_KEYS = ("name", "title", "rfc", "states", "initial", "no_tcb", "doc")
+MAX_SENDS = 8  # segments one rule sends
 
 
 @dataclass(frozen=True)
@@ -73,24 +79,6 @@ class Rule:
         return self.option in options
 
 
-@dataclass(frozen=True)
-class Timer:
-    name: str
-    rfc: str
-    running: ex.Node
-    duration: ex.Node
-    untimed: str
-    where: str
-
-
-@dataclass(frozen=True)
-class Option:
-    name: str
-    default: bool
-    rfc: str
-    doc: str
-
-
 @dataclass
 class Spec:
     name: str
@@ -108,6 +96,10 @@ class Spec:
     scenario: TomlTable
     scenario_where: str
     definitions: dict[str, ex.Node] = field(default_factory=dict)
+    roles: Roles = field(default_factory=Roles)
+    scenario_key_where: dict[str, str] = field(default_factory=dict)  # [scenario] and [isn] key -> "file:line"
+    where: str = ""  # "file:line" of [spec]
+    states_where: str = ""  # "file:line" of [spec] states: where an error about a state without a rule is placed
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -142,56 +134,71 @@ def load_spec(path: str | Path) -> Spec:
     return _build(raw)
 
 
-def _text(value: object, where: str, what: str, rule: str = "") -> str:
-    if not isinstance(value, str):
-        raise SpecError(f"{what} must be a string, not {type(value).__name__} {value!r}", where=where, rule=rule)
-    return value
-
-
 def _build(raw: RawSpec) -> Spec:
     spec_table = raw.tables["spec"]
     where = raw.table_where["spec"]
+    key_at = raw.key_where["spec"]
     for key in spec_table:
-        if key not in ("name", "title", "rfc", "states", "initial", "no_tcb", "doc"):
-            raise SpecError(f'unknown key "{key}" in [spec]{did_you_mean(key, ["name", "title", "states", "initial", "no_tcb", "doc"])}', where=where)
-    name = _text(spec_table.get("name", raw.path.stem), where, "[spec] name")
+        if key not in SPEC_KEYS:
+            raise SpecError(f'unknown key "{key}" in [spec]{did_you_mean(key, SPEC_KEYS)}', where=key_at.get(key, where))
+    if "name" in spec_table:
+        problem = name_problem("spec", spec_table["name"])
+        if problem:
+            raise SpecError(f"[spec] name: {problem} (it becomes file names)", where=key_at.get("name", where))
+        name = spec_table["name"]
+    else:
+        name = sanitised_stem(raw.path.stem)
+    title = check_text(spec_table.get("title", name), "[spec] title", key_at.get("title", where), limit=200)
+    for key in ("rfc", "doc"):
+        check_text(spec_table.get(key, ""), f"[spec] {key}", key_at.get(key, where))
+    states_at = key_at.get("states", where)
     states = spec_table.get("states")
-    if not isinstance(states, list) or not states or not all(isinstance(s, str) and s for s in states):
-        raise SpecError("[spec] states must be a non-empty list of state names", where=where)
+    if not isinstance(states, list) or not states:
+        raise SpecError("[spec] states must be a non-empty list of state names", where=states_at)
+    if len(states) > declarations.MAX_DECLARED:
+        raise SpecError(f"[spec] states: a spec has at most {declarations.MAX_DECLARED} states, not {len(states)}", where=states_at)
+    for state in states:
+        problem = name_problem("state", state)
+        if problem:
+            raise SpecError(f"[spec] states: {problem}", where=states_at)
     if len(set(states)) != len(states):
         dup = next(s for s in states if states.count(s) > 1)
-        raise SpecError(f'state "{dup}" is listed twice', where=where)
+        raise SpecError(f'state "{dup}" is listed twice', where=states_at)
     states = tuple(states)
-    initial = _state(spec_table.get("initial", states[0]), states, where, "", "initial")
+    initial = _state(spec_table.get("initial", states[0]), states, key_at.get("initial", where), "", "initial")
     no_tcb_list = spec_table.get("no_tcb", [initial])
     if not isinstance(no_tcb_list, list):
-        raise SpecError("[spec] no_tcb must be a list of state names", where=where)
-    no_tcb = tuple(_state(s, states, where, "", "no_tcb") for s in no_tcb_list)
+        raise SpecError("[spec] no_tcb must be a list of state names", where=key_at.get("no_tcb", where))
+    no_tcb = tuple(_state(s, states, key_at.get("no_tcb", where), "", "no_tcb") for s in no_tcb_list)
 
-    variables = _variables(raw)
-    constants = _constants(raw)
-    options = _options(raw)
+    variables = declarations.variables(raw)
+    constants = declarations.constants(raw)
+    options = declarations.options(raw)
     scope = ex.Scope(states=states)
-    for v in variables:
+    for n, t, kind in _BUILTINS:
+        scope.add(n, t, kind)
+    for v, (_, at, keys) in zip(variables, raw.variables, strict=True):
+        _unique(v.name, "variable", scope, keys.get("name", at))
         scope.add(v.name, v.type, "var")
-    scope.add("STATE", ex.STATE, "var")
     for c in constants:
+        _unique(c, "constant", scope, raw.key_where["constants"].get(c, raw.table_where["constants"]))
         scope.add(c, ex.INT, "const")
-    for n, t in ENVIRONMENT.items():
-        scope.add(n, t, "env")
-    for n, t in SEGMENT_FIELDS.items():
-        scope.add(n, t, "seg")
-    for f in SPEC_FLAG_BITS:
-        scope.add(f, ex.BOOL, "flag")
-    definitions = _definitions(raw, scope)
-    timers = _timers(raw, scope, states)
+    for state in states:
+        if state in scope.symbols:
+            raise SpecError(f'[spec] states: "{state}" is the name of a {_KINDS[scope.symbols[state].kind]}; '
+                            "expressions could not tell them apart", where=states_at)
+    definitions = declarations.definitions(raw, scope)
+    timers = declarations.timers(raw, scope, states, constants)
     for timer in timers:
         scope.add(timer.name, "timer", "timer")
     rules = _rules(raw, scope, states, options, timers, no_tcb)
-    isn = raw.tables["isn"]
+    _isn(raw)
+    roles_at = raw.table_where["roles"] if raw.tables["roles"] else where  # where a missing role is to be declared
+    roles = role_table.resolve(raw.tables["roles"], raw.key_where["roles"], roles_at,
+                               {"state": states, "timer": tuple(t.name for t in timers), "variable": tuple(v.name for v in variables)})
     return Spec(
         name=name,
-        title=str(spec_table.get("title", name)),
+        title=title,
         path=raw.path,
         states=states,
         initial=initial,
@@ -201,11 +208,37 @@ def _build(raw: RawSpec) -> Spec:
         options=options,
         timers=timers,
         rules=rules,
-        isn=dict(isn),
+        isn=dict(raw.tables["isn"]),
         scenario=dict(raw.tables["scenario"]),
         scenario_where=raw.table_where["scenario"],
         definitions=definitions,
+        roles=roles,
+        scenario_key_where={"[isn]": raw.table_where["isn"], **raw.key_where["scenario"]},
+        where=where,
+        states_where=states_at,
     )
+
+
+def _isn(raw: RawSpec) -> None:
+    """[isn]: A's and B's first ISN (32-bit numbers) and the stride of the ISN clock."""
+    for key, value in raw.tables["isn"].items():
+        at = raw.key_where["isn"].get(key, raw.table_where["isn"])
+        if key not in ("A", "B", "stride"):
+            raise SpecError(f'unknown key "{key}" in [isn] (it has A, B and stride){did_you_mean(key, ("A", "B", "stride"))}', where=at)
+        high = MASK if key != "stride" else HALF - 1
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= high:
+            raise SpecError(f"[isn] {key} must be a whole number from 0 to {high}, not {value!r}"[:200], where=at)
+
+
+_BUILTINS = (("STATE", ex.STATE, "var"), *((n, t, "env") for n, t in ENVIRONMENT.items()),
+             *((n, t, "seg") for n, t in SEGMENT_FIELDS.items()), *((f, ex.BOOL, "flag") for f in SPEC_FLAG_BITS))
+_KINDS = {"var": "variable", "const": "constant", "def": "definition", "env": "built-in name", "seg": "segment field",
+          "flag": "flag", "timer": "timer"}
+
+
+def _unique(name: str, kind: str, scope: ex.Scope, where: str) -> None:
+    if name in scope.symbols:
+        raise SpecError(f'{kind} "{name}" has the name of a {_KINDS[scope.symbols[name].kind]}; rename it', where=where)
 
 
 def _state(value: object, states: tuple[str, ...], where: str, rule: str, field_name: str) -> str:
@@ -216,105 +249,6 @@ def _state(value: object, states: tuple[str, ...], where: str, rule: str, field_
     return value
 
 
-def _variables(raw: RawSpec) -> tuple[Variable, ...]:
-    out: list[Variable] = []
-    seen: set[str] = set()
-    for table, where, keys in raw.variables:
-        name = table.get("name")
-        if not isinstance(name, str) or not name:
-            raise SpecError("a [[variable]] needs a name", where=where)
-        if name in seen:
-            raise SpecError(f'variable "{name}" is declared twice', where=where)
-        seen.add(name)
-        type_ = table.get("type", ex.SEQ)
-        if type_ not in VARIABLE_TYPES:
-            raise SpecError(f'unknown type "{type_}"{did_you_mean(str(type_), VARIABLE_TYPES)}', where=keys.get("type", where), field="type")
-        init = table.get("init", False if type_ == ex.BOOL else 0)
-        if (type_ == ex.BOOL and not isinstance(init, bool)) or (type_ != ex.BOOL and (not isinstance(init, int) or isinstance(init, bool))):
-            raise SpecError(f"init of a {type_} variable cannot be {init!r}", where=keys.get("init", where), field="init")
-        out.append(Variable(name, type_, int(init), str(table.get("rfc", ""))))
-    return tuple(out)
-
-
-def _constants(raw: RawSpec) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for name, value in raw.tables["constants"].items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SpecError(f"constant {name} must be a non-negative integer, not {value!r}", where=raw.table_where["constants"])
-        out[name] = value
-    return out
-
-
-def _options(raw: RawSpec) -> dict[str, Option]:
-    out: dict[str, Option] = {}
-    for name, value in raw.tables["options"].items():
-        if not isinstance(value, dict):
-            raise SpecError(f"option {name} must be a table {{ default = false, rfc = \"...\", doc = \"...\" }}", where=raw.table_where["options"])
-        out[name] = Option(name, bool(value.get("default", False)), str(value.get("rfc", "")), str(value.get("doc", "")))
-    return out
-
-
-def _definitions(raw: RawSpec, scope: ex.Scope) -> dict[str, ex.Node]:
-    out: dict[str, ex.Node] = {}
-    where = raw.table_where["definitions"]
-    for name, text in raw.tables["definitions"].items():
-        if name in scope.symbols:
-            raise SpecError(f'definition "{name}" hides a name the spec already has', where=where)
-        try:
-            node = ex.parse(_text(text, where, f"definition {name}"), scope)
-        except InputError as exc:
-            raise SpecError(f"definition {name}: {exc.message}", where=where) from None
-        scope.add(name, node.type, "def", node)
-        out[name] = node
-    return out
-
-
-def _timers(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...]) -> tuple[Timer, ...]:
-    out: list[Timer] = []
-    seen: set[str] = set()
-    timing_scope = ex.Scope(states=states)
-    for n in TIMING:
-        timing_scope.add(n, ex.INT, "env")
-    for c, s in scope.symbols.items():
-        if s.kind == "const":
-            timing_scope.add(c, ex.INT, "const")
-    for table, where, keys in raw.timers:
-        name = table.get("name")
-        if not isinstance(name, str) or not name:
-            raise SpecError("a [[timer]] needs a name", where=where)
-        for key in table:
-            if key not in TIMER_KEYS:
-                raise SpecError(f'unknown key "{key}"{did_you_mean(key, TIMER_KEYS)}', where=keys.get(key, where), rule=name)
-        if name in seen:
-            raise SpecError(f'timer "{name}" is declared twice', where=where)
-        seen.add(name)
-        running = _expr(table, "running", scope, ex.BOOL, keys, where, name, allowed=("var", "const", "def"))
-        duration = _expr(table, "duration", timing_scope, ex.INT, keys, where, name)
-        untimed = table.get("untimed", "any")
-        if untimed not in UNTIMED_MODES:
-            raise SpecError(f'untimed must be one of {", ".join(UNTIMED_MODES)}, not {untimed!r}', where=keys.get("untimed", where), rule=name, field="untimed")
-        out.append(Timer(name, str(table.get("rfc", "")), running, duration, untimed, where))
-    return tuple(out)
-
-
-def _expr(table: TomlTable, key: str, scope: ex.Scope, type_: str, keys: dict[str, str], where: str, rule: str,
-          allowed: tuple[str, ...] | None = None, primes: bool = False, default: str | None = None) -> ex.Node:
-    text = table.get(key, default)
-    at = keys.get(key, where)
-    if text is None:
-        raise SpecError(f'"{key}" is missing', where=where, rule=rule, field=key)
-    try:
-        node = ex.parse(_text(text, at, key, rule), scope, expect=type_, allow_primes=primes)
-    except InputError as exc:
-        raise SpecError(exc.message, where=at, rule=rule, field=key) from None
-    if allowed is not None:
-        for n, _ in sorted(ex.names_in(node)):
-            kind = scope.symbols[n].kind
-            if kind not in allowed:
-                raise SpecError(f'"{n}" cannot be used here ({kind} names are not available in {key})', where=at, rule=rule, field=key)
-    return node
-
-
 def _rules(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...], options: dict[str, Option], timers: tuple[Timer, ...],
            no_tcb: tuple[str, ...]) -> tuple[Rule, ...]:
     out: list[Rule] = []
@@ -322,9 +256,12 @@ def _rules(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...], options: dict
     events = USER_CALLS + (SEGMENT,) + tuple(f"{t.name} TIMEOUT" for t in timers)
     variables = {n for n, s in scope.symbols.items() if s.kind == "var" and n != "STATE"}
     for table, where, keys in raw.rules:
-        name = table.get("name")
-        if not isinstance(name, str) or not name:
+        if "name" not in table:
             raise SpecError('a [[rule]] needs a name = "..."', where=where)
+        name = table["name"]
+        problem = name_problem("rule", name)
+        if problem:
+            raise SpecError(problem, where=keys.get("name", where), rule=name[:40] if isinstance(name, str) else "", field="name")
         if name in seen:
             raise SpecError(f'rule name "{name}" is used twice (first at {seen[name]})', where=keys.get("name", where), rule=name, field="name")
         seen[name] = keys.get("name", where)
@@ -333,7 +270,10 @@ def _rules(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...], options: dict
                 raise SpecError(f'unknown key "{key}"{did_you_mean(key, RULE_KEYS)}', where=keys.get(key, where), rule=name)
         rfc = table.get("rfc")
         if not isinstance(rfc, str) or not rfc.strip():
-            raise SpecError("every rule cites the RFC section it implements (rfc = \"RFC 9293 §...\")", where=where, rule=name, field="rfc")
+            raise SpecError("every rule cites the RFC section it implements (rfc = \"RFC 9293 §...\")", where=keys.get("rfc", where),
+                            rule=name, field="rfc")
+        check_text(rfc, "rfc", keys.get("rfc", where), rule=name, field="rfc")
+        doc = check_text(table.get("doc", ""), "doc", keys.get("doc", where), rule=name, field="doc")
         from_ = table.get("from")
         from_list = from_ if isinstance(from_, list) else [from_]
         if from_ is None or not from_list:
@@ -351,10 +291,11 @@ def _rules(raw: RawSpec, scope: ex.Scope, states: tuple[str, ...], options: dict
         if to is not None:
             to = _state(to, states, keys.get("to", where), name, "to")
         option = table.get("option")
-        if option is not None and (not isinstance(option, str) or option.lstrip("!") not in options):
-            raise SpecError(f'unknown option {option!r}{did_you_mean(str(option).lstrip("!"), options)}',
+        if option is not None and (not isinstance(option, str) or option.removeprefix("!") not in options):
+            raise SpecError(f'unknown option {option!r}{did_you_mean(str(option).removeprefix("!"), options)}; '
+                            'an option is "NAME" (the rule is active when it is on) or "!NAME" (when it is off)'[:300],
                             where=keys.get("option", where), rule=name, field="option")
-        out.append(Rule(name, rfc.strip(), rule_states, event, when, effects, restarts, sends, to, option, keys.get("name", where), str(table.get("doc", ""))))
+        out.append(Rule(name, rfc.strip(), rule_states, event, when, effects, restarts, sends, to, option, keys.get("name", where), doc))
     return tuple(out)
 
 
@@ -401,6 +342,8 @@ def _effects(table: TomlTable, scope: ex.Scope, keys: dict[str, str], where: str
 def _sends(table: TomlTable, scope: ex.Scope, keys: dict[str, str], where: str, rule: str, allowed: tuple[str, ...]) -> tuple[Send, ...]:
     sends, at = _listed(table, "send", dict, keys, where, rule, '[{ flags = "ACK", seq = "SND.NXT", ack = "RCV.NXT" }]')
     out: list[Send] = []
+    if len(sends) > MAX_SENDS:
+        raise SpecError(f"a rule sends at most {MAX_SENDS} segments, not {len(sends)}", where=at, rule=rule, field="send")
     for seg in sends:
         if not isinstance(seg, dict):
             raise SpecError(f"a segment to send must be a table, not {seg!r}", where=at, rule=rule, field="send")

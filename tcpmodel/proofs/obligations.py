@@ -192,7 +192,8 @@ def acceptability_claims(spec: Spec) -> list[Claim]:
     window = z3.BitVec("WND", zt.WIDTH)
     names, segment = _segment_names(spec, window)
     test = zt.Z3Context(spec.states, names).term(spec.definitions["ACCEPTABLE"])
-    seq, nxt, length = names["SEG.SEQ"], names["RCV.NXT"], names["SEG.LEN"]
+    spec.roles.require(("rcv_nxt",), "the acceptability obligations")
+    seq, nxt, length = names["SEG.SEQ"], names[spec.roles["rcv_nxt"]], names["SEG.LEN"]
     offset = z3.BitVec("k", zt.WIDTH)
     octet = z3.And(z3.ULT(offset, length), zt.in_window(seq + offset, nxt, window))
     empty = z3.If(window == 0, seq == nxt, zt.in_window(seq, nxt, window))
@@ -234,7 +235,8 @@ def ack_acceptability_claims(spec: Spec) -> list[Claim]:
     """ACK_ACCEPTABLE against 0 < (ACK - UNA) mod 2**32 <= (NXT - UNA) mod 2**32."""
     names, _ = _segment_names(spec)
     test = zt.Z3Context(spec.states, names).term(spec.definitions["ACK_ACCEPTABLE"])
-    una, nxt, ack = names["SND.UNA"], names["SND.NXT"], names["SEG.ACK"]
+    spec.roles.require(("snd_una", "snd_nxt"), "the ACK acceptability obligations")
+    una, nxt, ack = names[spec.roles["snd_una"]], names[spec.roles["snd_nxt"]], names["SEG.ACK"]
     interval = z3.And(z3.ULT(zt.bv(0), ack - una), z3.ULE(ack - una, nxt - una))
     part = (("ACK_ACCEPTABLE == 0 < ACK - UNA <= NXT - UNA", test == interval),)
     shown = {"SND.UNA": una, "SND.NXT": nxt, "SEG.ACK": ack}

@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import z3
 
 from tcpmodel.base import seqnum
+from tcpmodel.base.errors import SpecError
 from tcpmodel.base.flags import ACK, FIN, SPEC_FLAG_BITS, SYN
 from tcpmodel.language.spec import SEGMENT, Rule, Spec
 from tcpmodel.proofs import z3terms as zt
@@ -96,6 +97,16 @@ DATA_AND_CLOSE = HANDSHAKE + (
     ScriptStep("A", "timewait_timeout", "TIME-WAIT TIMEOUT"),
 )
 DATA_STEP = len(HANDSHAKE) + 1  # index of B's established_segment delivering the data
+# What the runs read of a spec besides its rules' names (language.roles): the TIME-WAIT timer's
+# expiry is scripted as "TIME-WAIT TIMEOUT" and stands for the spec's time_wait_timer.
+RUN_VARIABLES = (("iss", "ISS"), ("irs", "IRS"), ("snd_una", "SND.UNA"), ("snd_nxt", "SND.NXT"), ("rcv_nxt", "RCV.NXT"))
+RUN_ROLES = ("closed", "established", *(role for role, _ in RUN_VARIABLES))
+
+
+def _event(spec: Spec, event: str) -> str:
+    """A scripted event in the spec's terms: the TIME-WAIT timeout through its role."""
+    timer = spec.roles.get("time_wait_timer")
+    return f"{timer} TIMEOUT" if event == "TIME-WAIT TIMEOUT" and timer else event
 
 
 @dataclass(frozen=True)
@@ -170,9 +181,10 @@ def symbolic_run(spec: Spec, script=DATA_AND_CLOSE, inputs: dict | None = None) 
     history: list[dict[str, Endpoint]] = []
     for index, step in enumerate(script):
         me, other = ends[step.endpoint], ends["B" if step.endpoint == "A" else "A"]
-        label = f"step {index}: {step.endpoint} {step.rule} ({me.state} on {step.event})"
+        event = _event(spec, step.event)
+        label = f"step {index}: {step.endpoint} {step.rule} ({me.state} on {event})"
         arrived = None
-        if step.event == SEGMENT:
+        if event == SEGMENT:
             if not -len(other.sent) <= step.segment < len(other.sent):
                 parts.append((f"{label}: the other endpoint has sent no segment {step.segment}", z3.BoolVal(False)))
                 break
@@ -185,7 +197,7 @@ def symbolic_run(spec: Spec, script=DATA_AND_CLOSE, inputs: dict | None = None) 
         variables = {**me.variables, "STATE": zt.state_value(spec.states.index(me.state))}
         frame = zt.Frame(variables, segment, environment, zt.constant_terms(spec))
         rule = spec.rule(step.rule)
-        candidates = _candidates(spec, me.state, step.event)
+        candidates = _candidates(spec, me.state, event)
         if rule not in candidates:
             parts.append((f"{label}: the rule does not apply there", z3.BoolVal(False)))
             earlier = []
@@ -210,11 +222,19 @@ def symbolic_run(spec: Spec, script=DATA_AND_CLOSE, inputs: dict | None = None) 
 # ---------------------------------------------------------------- invariants
 
 
-def _handshake_invariants(after: dict) -> list:
+def _rfc_variables(spec: Spec, variables: Mapping[str, z3.ExprRef]) -> dict[str, z3.ExprRef]:
+    """An endpoint's ISS, IRS, SND.UNA, SND.NXT and RCV.NXT by their RFC spellings, through the
+    spec's roles (``language.roles``): the scripted runs speak RFC 9293's terms."""
+    spec.roles.require(RUN_ROLES, "the symbolic runs")
+    return {rfc: variables[spec.roles[role]] for role, rfc in RUN_VARIABLES}
+
+
+def _handshake_invariants(spec: Spec, after: dict) -> list:
     a, b = after["A"], after["B"]
-    va, vb = a.variables, b.variables
+    va, vb = _rfc_variables(spec, a.variables), _rfc_variables(spec, b.variables)
+    established = spec.roles["established"]
     return [
-        ("handshake: both ESTABLISHED", z3.BoolVal(a.state == b.state == "ESTABLISHED")),
+        ("handshake: both ESTABLISHED", z3.BoolVal(a.state == b.state == established)),
         ("handshake: A.IRS == B.ISS", va["IRS"] == vb["ISS"]),
         ("handshake: B.IRS == A.ISS", vb["IRS"] == va["ISS"]),
         ("handshake: A.RCV.NXT == B.ISS + 1", va["RCV.NXT"] == vb["ISS"] + 1),
@@ -233,7 +253,7 @@ def _ack_invariants(spec: Spec, run: Run) -> list[Part]:
         for sender, receiver in (("A", "B"), ("B", "A")):
             if ends[receiver].state in spec.no_tcb:
                 continue
-            nxt = ends[receiver].variables["SND.NXT"]
+            nxt = _rfc_variables(spec, ends[receiver].variables)["SND.NXT"]
             for sent in ends[sender].sent:
                 if sent.flags & ACK:
                     facts.append(z3.Implies(sent.when, zt.seq_le(sent.ack, nxt)))
@@ -243,13 +263,13 @@ def _ack_invariants(spec: Spec, run: Run) -> list[Part]:
 
 
 def _data_invariants(spec: Spec, run: Run) -> list[Part]:
-    after_data = run.history[DATA_STEP]["B"].variables
+    after_data = _rfc_variables(spec, run.history[DATA_STEP]["B"].variables)
     stream = after_data["RCV.NXT"] - after_data["IRS"] - 1 == run.inputs["DATA"]
     last = run.history[-1]
     return [
         (f"stream: after step {DATA_STEP} B.RCV.NXT - B.IRS - 1 == DATA (B delivered exactly the DATA octets A sent)", stream),
         *_ack_invariants(spec, run),
-        ("final: both CLOSED", z3.BoolVal(last["A"].state == last["B"].state == "CLOSED")),
+        ("final: both CLOSED", z3.BoolVal(last["A"].state == last["B"].state == spec.roles["closed"])),
     ]
 
 
@@ -288,10 +308,10 @@ def run_results(spec: Spec, timeout: float = TIMEOUT) -> list[Result]:
     base = _domain(inputs, spec)
     hs = symbolic_run(spec, HANDSHAKE, inputs)
     full = symbolic_run(spec, DATA_AND_CLOSE, inputs)
-    hs_parts = hs.parts + (_handshake_invariants(hs.history[-1]) if hs.complete else [])
+    hs_parts = hs.parts + (_handshake_invariants(spec, hs.history[-1]) if hs.complete else [])
     full_parts = full.parts
     if full.complete:  # an incomplete run already has a false part
-        full_parts = full_parts + _handshake_invariants(full.history[len(HANDSHAKE) - 1]) + _data_invariants(spec, full)
+        full_parts = full_parts + _handshake_invariants(spec, full.history[len(HANDSHAKE) - 1]) + _data_invariants(spec, full)
     common = (f"Free 32-bit ISN_A and ISN_B, {DATA_RANGE[0]} <= DATA <= {DATA_RANGE[1]}; each step's scripted rule is "
               "the first rule in spec order whose guard holds, for all of them.")
     isn_a = inputs["ISN_A"]
@@ -337,7 +357,7 @@ def sequence_accounting(spec: Spec, timeout: float = TIMEOUT) -> Result:
     for who in ENDPOINTS:
         for s in ends[who].sent:
             if s.flags & ack:
-                expected = run.history[s.step][who].variables["RCV.NXT"]
+                expected = _rfc_variables(spec, run.history[s.step][who].variables)["RCV.NXT"]
                 parts.append((f"step {s.step}: {who}'s ACK = its RCV.NXT", z3.Implies(s.when, s.ack == expected)))
     detail = ("The data_and_close run: A's SYN has SEQ = ISS, its data SEQ = ISS + 1, its FIN SEQ = ISS + 1 + DATA (the SYN "
               "and the FIN each take one number, the data one per octet), and every ACK sent equals the sender's RCV.NXT. "
@@ -370,6 +390,9 @@ class _Terms:
 
     def definition(self, name: str, **replace) -> z3.BoolRef:
         """The spec's definition ``name``; ``SEG_SEQ=term`` etc. replace one input (not SEG.DATA)."""
+        if name not in self.spec.definitions:
+            raise SpecError(f"the boundary witnesses (and the vectors placed by them) need the definition {name} of RFC 9293 "
+                            "§3.10.7.4, which this spec does not define", where=self.spec.where or str(self.spec.path))
         names = self.frame.names()
         for key, term in replace.items():
             names[key.replace("_", ".")] = term
@@ -400,7 +423,7 @@ def boundary_witnesses(spec: Spec, timeout: float = TIMEOUT) -> list[dict]:
     tcpmodel.base.seqnum. Raises AssertionError when a witness disagrees with the Python semantics
     (that would mean the Z3 reading and the Python code differ)."""
     t = _Terms(spec)
-    v, s, wnd = t.v, t.s, t.wnd
+    v, s, wnd = _rfc_variables(spec, t.v), t.s, t.wnd
     nxt, seq, una, snd_nxt, ack = v["RCV.NXT"], s["SEG.SEQ"], v["SND.UNA"], v["SND.NXT"], s["SEG.ACK"]
     window = zt.concrete(wnd, signed=True)
     straddle = z3.ULT(nxt + wnd - 1, nxt)  # the window [RCV.NXT, RCV.NXT + WND) contains 0

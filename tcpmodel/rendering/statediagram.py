@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from tcpmodel.base.flags import RFC_ORDER, SPEC_FLAG_BITS, flag_names
+from tcpmodel.checking.properties import give_up_events
 from tcpmodel.language.expressions import Node
 from tcpmodel.language.spec import SEGMENT, Rule, Spec
 
@@ -42,7 +43,6 @@ POSITIONS = {
 }
 BOTTOM_CLOSED = (800, 750)
 CLOSING_STATES = ("FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT")
-GIVE_UP_EVENTS = ("ABORT", "USER TIMEOUT")
 STYLE = (
     ".title{font-size:14px;font-weight:bold}.subtitle{fill:#555}"
     ".state{fill:#eef4ea;stroke:#063;stroke-width:1.5}.no-tcb{fill:#fff;stroke-dasharray:5 3}"
@@ -97,7 +97,7 @@ def rule_label(rule: Rule) -> str:
 def gives_up(rule: Rule, spec: Spec) -> bool:
     """A rule by which the endpoint gives up or is reset, rather than a step of open or close."""
     flags = required_flags(rule.when)
-    return rule.event in GIVE_UP_EVENTS or "RST" in flags or (
+    return rule.event in give_up_events(spec) or "RST" in flags or (
         "SYN" in flags and rule.to in spec.no_tcb and not set(rule.states) & set(spec.no_tcb))
 
 

@@ -160,7 +160,7 @@ class System:
         what = f"segment <{flag_names(segment[0])} SEQ={segment[1]} ACK={segment[2]} DATA={segment[3]}>" if segment else event
         return SpecError(
             f"no rule handles {what} in state {state}: add a rule (or an explicit drop rule) for it",
-            where=str(self.spec.path),
+            where=self.spec.states_where or str(self.spec.path),
         )
 
     # ------------------------------------------------------------ successors

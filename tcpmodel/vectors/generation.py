@@ -32,6 +32,8 @@ from tcpmodel.base.seqnum import seq_sub, wrap
 from tcpmodel.base.version import __version__
 from tcpmodel.engine.exploration import Progress
 from tcpmodel.engine.explore import Exploration, Model, explore
+from tcpmodel.language.roles import PROPERTY_ROLES
+from tcpmodel.language.roles import ROLES as SPEC_ROLES
 from tcpmodel.language.spec import Spec
 from tcpmodel.oracle.judge import Config, Oracle
 from tcpmodel.oracle.profiles import PROFILES
@@ -56,6 +58,9 @@ WITNESSED = {
 # A state without numbers of its own (CLOSED, LISTEN) meets each kind in one position: "any".
 NUMBERED_POSITIONS = POSITIONS[:-1]
 ROLES = {"active": ("active", "either"), "passive": ("passive", "active")}
+# The TCB variables a crafted segment is placed by: role (language.roles) and RFC spelling.
+NUMBERS = (("iss", "ISS"), ("irs", "IRS"), ("snd_una", "SND.UNA"), ("snd_nxt", "SND.NXT"), ("rcv_nxt", "RCV.NXT"))
+VECTOR_ROLES = PROPERTY_ROLES + ("snd_una",)
 # The explored scenario: one incarnation, a lossy FIFO network, users that may abort. Crafted
 # segments stand in for what duplication and reordering would bring.
 SCENARIO = {"incarnations": 1, "duplication": False, "reordering": False}
@@ -100,6 +105,12 @@ class Vector:
     isn: int  # A's ISN, and the tester's
     peer_isn: int
     steps: list[Step] = field(default_factory=list)
+    # the RFC 9293 spelling of each of the spec's states and timers that has a role (language.roles),
+    # for writers that speak the RFC's terms (packetdrill); not part of the vector's JSON
+    rfc: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def rfc_name(self, name: str) -> str:
+        return self.rfc.get(name, name)
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "role": self.role, "target": self.target, "isn": self.isn,
@@ -121,6 +132,7 @@ def segment_dict(seg: tuple[int, ...]) -> SegmentDict:
 
 
 def generate(spec: Spec, progress: Progress | None = None) -> Suite:
+    spec.roles.require(VECTOR_ROLES, "conformance vectors")  # a SpecError, before anything is explored
     vectors: list[Vector] = []
     reached: set[str] = set()
     for role in ROLES:
@@ -149,7 +161,7 @@ def positions_for(spec: Spec, state: str) -> tuple[str, ...]:
 
 def _unnumbered(spec: Spec, state: str) -> bool:
     """CLOSED and LISTEN: no window, nothing sent to acknowledge, no earlier segment."""
-    return state in spec.no_tcb or state == "LISTEN"
+    return state in spec.no_tcb or state == spec.roles.get("listen")
 
 
 def _why_impossible(spec: Spec, state: str, kind: str, position: str, reached: set[str]) -> str:
@@ -213,7 +225,7 @@ class _SocketDrivable:
 
     def __init__(self, system: System):
         self.system = system
-        self.syn_received = system.spec.states.index("SYN-RECEIVED")
+        self.syn_received = system.spec.states.index(system.spec.roles["syn_received"])
 
     def initial_states(self) -> list[SystemState]:
         return self.system.initial_states()
@@ -232,7 +244,7 @@ def witnessed_offsets(spec: Spec) -> dict[str, int]:
     offsets: dict[str, int] = {}
     for position, (name, moved, base) in WITNESSED.items():
         if name not in witnesses:
-            raise SpecError(f"Z3 found no witness {name} for the vector position {position!r}", where=str(spec.path))
+            raise SpecError(f"Z3 found no witness {name} for the vector position {position!r}", where=spec.where or str(spec.path))
         offsets[position] = seq_sub(witnesses[name][moved], witnesses[name][base])
     return offsets
 
@@ -251,11 +263,13 @@ class _Builder:
         self.spec, self.system, self.role = spec, system, role
         window = system.compiled.window
         self.oracle = Oracle(spec, PROFILE, system.isn(0, 1), window, calls_observed=True, may_lose_in=False)
-        self.names = [v.name for v in spec.variables]
+        names = [v.name for v in spec.variables]
+        self.slots = {rfc: 1 + names.index(spec.roles[role]) for role, rfc in NUMBERS}  # RFC spelling -> TCB slot
         self.offsets = witnessed_offsets(spec)
+        self.rfc = {name: r.default for r in SPEC_ROLES if (name := spec.roles.get(r.key)) is not None and r.kind != "variable"}
 
     def vector(self, name: str, target: str, labels: list[Label], crafted: tuple[str, str] | None = None) -> Vector:
-        vector = Vector(name, self.role, target, self.system.isn(0, 1), self.system.isn(1, 1))
+        vector = Vector(name, self.role, target, self.system.isn(0, 1), self.system.isn(1, 1), rfc=self.rfc)
         configs = self.oracle.initial()
         for t, label in enumerate(labels):
             if label.actor != 0 or label.kind not in ("call", "segment", "timer"):
@@ -295,7 +309,7 @@ class _Builder:
 
     def crafted(self, tcb: tuple[int, ...], kind: str, position: str) -> tuple[int, int, int, int, int]:
         """The tester's segment of ``kind`` at ``position`` relative to A's TCB."""
-        var = {n: tcb[1 + i] for i, n in enumerate(self.names)}
+        var = {n: tcb[slot] for n, slot in self.slots.items()}
         window = self.system.compiled.window
         flags = KINDS[kind]
         data = 1 if kind == "data" else 0
