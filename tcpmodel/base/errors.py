@@ -1,4 +1,9 @@
-"""Errors a user can cause. The command line turns each into one line and exit code 2."""
+"""Errors a user can cause. The command line turns each into one line and exit code 2.
+
+Their text quotes the input (a name, a value, a file name), which may hold anything: ``printable``
+escapes what a terminal would act on (escape sequences, carriage returns, newlines, other control
+and format characters), so that an error is always one line that shows exactly what was given.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,20 @@ class InputError(Exception):
         if self.field:
             parts.append(f"field {self.field!r}")
         prefix = ", ".join(parts)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return printable(f"{prefix}: {self.message}" if prefix else self.message)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would not simply show (``str.isprintable``: the
+    C0 and C1 controls, ESC among them, DEL, line and paragraph separators, bidirectional and other
+    format characters) written as a Python escape (``\\x1b``, ``\\n``, ``\\u202e``)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _ESCAPES.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   if ord(c) < 0x10000 else f"\\U{ord(c):08x}") for c in text)
 
 
 class SpecError(InputError):
