@@ -192,6 +192,6 @@ def test_a_stack_that_dies_is_an_error_and_ctrl_c_keeps_what_was_run(vectors, tm
     assert [o.verdict for o in outcomes] == [ERROR, ERROR]
     assert outcomes[0].reason == "the recording holds 0 of the vector's 2 stimuli"  # an empty trace proves nothing
     assert outcomes[1].reason == "RuntimeError: the child process in the namespace died (exit code -9)"
-    assert interrupted == ["active.rule.closed_ack"]
+    assert interrupted == ["interrupted at active.rule.closed_ack"]
     with pytest.raises(KeyboardInterrupt):
         run_suite(SPEC, chosen, FailingStack(), PROFILES["rfc9293"], Settings(), tmp_path)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tcpmodel.base import seqnum
+from tcpmodel.base.interrupts import reason_of
 from tcpmodel.checking.counterexample import Counterexample, build_counterexample
 from tcpmodel.checking.packed import PackedOverflow, PackedSystem
 from tcpmodel.checking.properties import (
@@ -64,10 +65,21 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     reduced: bool = False  # explored with System.merge_causes
     peak_rss: int = 0  # the process's peak resident set size when the check was done, in bytes
+    liveness_stop: str = ""  # why the liveness analysis after a complete search stopped early (e.g. Ctrl-C), or ""
 
     @property
     def holds(self) -> bool:
         return all(p.holds for p in self.properties)
+
+    @property
+    def complete(self) -> bool:
+        """The search was complete and every property was decided on it."""
+        return self.exploration.complete and not self.liveness_stop
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the check is incomplete (the search's stop reason, or the liveness analysis'), or ""."""
+        return self.exploration.stop_reason if not self.exploration.complete else self.liveness_stop
 
     @property
     def violated(self) -> list[PropertyResult]:
@@ -111,23 +123,32 @@ def check(spec: Spec, scenario: Scenario, bounds: Bounds | None = None, progress
     if exploration is None:
         exploration, counts, seen_states = _explore_generic(system, checker, bounds, progress, watch)
     results = []
-    liveness = _liveness(system, checker, exploration) if exploration.complete else {}
+    liveness: dict[str, Violation] = {}
+    decided: set[str] = set()  # the liveness properties decided (a violation found, or none exists)
+    liveness_stop, quiet = "", 0
+    if exploration.complete:
+        try:
+            _liveness(system, checker, exploration, liveness, decided)
+            quiet = int(np.count_nonzero(_predicates(system, exploration, [system.is_quiet])[0]))
+        except KeyboardInterrupt as exc:  # the complete search is kept; what is not decided says so
+            liveness_stop = f"{reason_of(exc)} during the liveness analysis"
     for prop in PROPERTIES:
         found = checker.violations.get(prop.name) or liveness.get(prop.name)
         if found:
             results.append(PropertyResult(prop, False, build_counterexample(system, exploration, found, prop)))
-        elif exploration.complete:
+        elif exploration.complete and (prop.kind != "liveness" or prop.name in decided):
             results.append(PropertyResult(prop, True))
+        elif exploration.complete:
+            results.append(PropertyResult(prop, None, note=f"not decided: {liveness_stop}"))
         else:
             results.append(PropertyResult(prop, None, note=f"exploration incomplete ({exploration.stop_reason})"))
     active = system.compiled.active
     rule_counts = {r.name: counts[i] for i, r in enumerate(spec.rules) if active[i]}
     inactive = [r.name for i, r in enumerate(spec.rules) if not active[i]]
     unreachable = [s for i, s in enumerate(spec.states) if i not in seen_states]
-    quiet = int(np.count_nonzero(_predicates(system, exploration, [system.is_quiet])[0])) if exploration.complete else 0
     span = seqnum.span(system.sequence_numbers())
     return CheckResult(spec, scenario, exploration, results, rule_counts, inactive, unreachable, quiet, span, notes=notes,
-                       reduced=reduce, peak_rss=peak_rss())
+                       reduced=reduce, peak_rss=peak_rss(), liveness_stop=liveness_stop)
 
 
 def _explore_generic(system: System, checker: Checker, bounds: Bounds | None, progress: Progress | None,
@@ -199,9 +220,10 @@ def _give_up_tagger(checker: Checker) -> Callable[[Label], int]:
     return lambda label: GIVE_UP if label.event in events else 0
 
 
-def _liveness(system: System, checker: Checker, ex: Exploration[SystemState]) -> dict[str, Violation]:
-    """Deadlock, progress and the leads-to properties, on the complete state graph."""
-    found: dict[str, Violation] = {}
+def _liveness(system: System, checker: Checker, ex: Exploration[SystemState], found: dict[str, Violation], decided: set[str]) -> None:
+    """Deadlock, progress and the leads-to properties, on the complete state graph: each violation
+    into ``found`` and each property's name into ``decided`` as soon as it is known, so that an
+    interrupted analysis keeps what it decided."""
     leads_to = checker.leads_to()
     pairs = [pair for cases, _ in leads_to.values() for pair in cases]
     quiet, *values = _predicates(system, ex, [system.is_quiet] + [f for pair in pairs for f in pair])
@@ -209,6 +231,7 @@ def _liveness(system: System, checker: Checker, ex: Exploration[SystemState]) ->
     deadlocks = [k for k in terminals if not quiet[k]]
     if deadlocks:
         found["deadlock_free"] = Violation(STATE, deadlocks[0])
+    decided.add("deadlock_free")
     can_finish = graph.backward_reachable(ex, np.flatnonzero(quiet))
     terminal = np.zeros(ex.count, dtype=bool)
     terminal[terminals] = True
@@ -217,6 +240,7 @@ def _liveness(system: System, checker: Checker, ex: Exploration[SystemState]) ->
     stuck = np.flatnonzero(~can_finish)
     if stuck.size:
         found["progress"] = _stuck_witness(ex, bottoms, int(stuck[0]), can_finish)
+    decided.add("progress")
     steadfast = graph.bottom_components(ex, without_tag=GIVE_UP)
     tests = iter(zip(values[0::2], values[1::2], strict=True))
     for name, (cases, steady) in leads_to.items():
@@ -226,7 +250,7 @@ def _liveness(system: System, checker: Checker, ex: Exploration[SystemState]) ->
             if witness:
                 found[name] = witness
                 break
-    return found
+        decided.add(name)
 
 
 def _leads_to_violation(ex: Exploration[SystemState], bottoms: list[list[int]], p: npt.NDArray[np.bool_], q: npt.NDArray[np.bool_],

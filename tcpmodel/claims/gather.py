@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.base.flags import ACK, SYN
+from tcpmodel.base.interrupts import Interrupted
 from tcpmodel.base.seqnum import seq_add
 from tcpmodel.checking.check import check
 from tcpmodel.checking.properties import Observer
@@ -134,6 +135,8 @@ def run_check(ev: Evidence, key: str, spec: Spec, overrides: dict, say, ledger: 
     line = scenario.summary()
     say(f"checking {spec.name} ({line})")
     result = check(spec, scenario, watch=ledger)
+    if not result.complete:  # a claim is never judged on part of a search (Ctrl-C, SIGTERM, memory)
+        raise Interrupted(result.stop_reason)
     ex = result.exploration
     counterexamples = {}
     for p in result.violated:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tcpmodel.base.staging import Staging
 from tcpmodel.claims.document import document
 from tcpmodel.claims.evidence import FOLDER
 from tcpmodel.claims.gather import gather
 from tcpmodel.claims.judging import judge_all
-from tcpmodel.traces.trace import write_atomic
 
 # ---------------------------------------------------------------- the report
 
@@ -30,16 +30,12 @@ def build(specs: Path, experiments: Path, out: Path, quick: bool = False, progre
 
 
 def write(out: Path, text: str, artefacts: dict[str, str]) -> list[Path]:
-    """Write the artefacts, then the report (each file whole or not at all); remove files of an
-    earlier report that this one no longer has. The paths written."""
+    """Write the artefacts into ``out/seed-claims/`` and the report ``out/seed-claims.md``, all or
+    none (``base.staging``): the folder is replaced whole (no file of an earlier report stays),
+    and the report is put in place after it. The paths written."""
 
-    folder = out / FOLDER
-    written = []
-    for name, content in sorted(artefacts.items()):
-        write_atomic(folder / name, content.encode("utf-8"), "report artefact")
-        written.append(folder / name)
-    for old in sorted(folder.iterdir()):
-        if old.is_file() and old.name not in artefacts and old.suffix in (".svg", ".jsonl", ".md"):
-            old.unlink()
-    write_atomic(out / "seed-claims.md", text.encode("utf-8"), "report")
-    return written + [out / "seed-claims.md"]
+    with Staging(out, "report") as stage:
+        written = [stage.write(f"{FOLDER}/{name}", content, "report artefact") for name, content in sorted(artefacts.items())]
+        written.append(stage.write("seed-claims.md", text, "report"))
+        stage.commit()
+    return written

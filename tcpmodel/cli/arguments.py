@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from tcpmodel.base.errors import InputError
 
@@ -39,23 +40,28 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     scenario.add_argument("--disable", action="append", default=[], metavar="OPTION", help="switch off a named option of the spec (repeatable)")
 
 
-def _positive_number(convert, what: str):
-    """An argparse type: a positive number, read with ``convert``."""
+def _positive_number(convert, what: str, most: float):
+    """An argparse type: a finite number above 0 and at most ``most``, read with ``convert``
+    (``nan``, ``inf``, ``-1``, ``0`` and ``''`` are refused)."""
 
     def parse(text: str):
         try:
             value = convert(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}") from None
-        if value <= 0:
+        if not math.isfinite(value) or value <= 0:
             raise argparse.ArgumentTypeError(f"expected a positive number, not {text!r}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most:,.0f}, not {text!r}")
         return value
 
     return parse
 
 
-_positive = _positive_number(int, "a whole number")
-_positive_float = _positive_number(float, "a number of seconds")
+_positive = _positive_number(int, "a whole number", 2**62)
+# a year: more would overflow time arithmetic (select, poll and Z3 take milliseconds in 32 bits or 64)
+_positive_float = _positive_number(float, "a number of seconds", 365 * 24 * 3600)
+_z3_seconds = _positive_number(float, "a number of seconds", 2**31 // 1000)  # Z3 takes milliseconds in an unsigned int
 
 SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -63,11 +69,15 @@ SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 <<
 def _size(text: str) -> int:
     """An argparse type: a memory size such as 2G, 500M, 1.5G (binary units) or bytes."""
     cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    if not cleaned:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G or 500M, not {text!r}")
     number, unit = (cleaned[:-1], cleaned[-1]) if cleaned[-1:] in SIZE_UNITS else (cleaned, "")
     try:
         value = float(number) * SIZE_UNITS[unit]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a size such as 2G or 500M, not {text!r}") from None
+    if not math.isfinite(value) or value > 1 << 60:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G or 500M, not {text!r}")
     if value < 1 << 20:
         raise argparse.ArgumentTypeError(f"expected a size of at least 1M, not {text!r}")
     return int(value)

@@ -6,12 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-from tcpmodel.base.errors import InputError
+from tcpmodel.base.errors import InputError, printable
+from tcpmodel.base.interrupts import Interrupted, reason_of
+from tcpmodel.base.staging import Staging
 from tcpmodel.cli.output import (
     EXIT_INPUT,
     EXIT_OK,
     EXIT_VIOLATION,
-    write_atomic,
 )
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.audit import audit_file
@@ -30,39 +31,49 @@ def run(args) -> int:
     spec = load_spec(args.spec)
     profile = profile_named(args.profile)
     audits, errors = [], []
-    for path in args.files:
-        try:
-            audits.append(audit_file(path, spec, profile))
-        except InputError as exc:
-            errors.append(str(exc))
+    stopped = ""
+    try:
+        for path in args.files:
+            try:
+                audits.append(audit_file(path, spec, profile))
+            except InputError as exc:
+                errors.append(str(exc))
+    except KeyboardInterrupt as exc:  # the files judged so far are printed; no ladder is written
+        stopped = f"{reason_of(exc)} after {len(audits) + len(errors)} of {len(args.files)} files (no ladder diagram written)"
     errors += [a.error for a in audits if a.error]
-    files = write_audit_ladders(audits, Path(args.out), spec.name, errors)
+    files = write_audit_ladders(audits, Path(args.out), spec.name, errors) if not stopped else {}
     if args.json:
         print(json.dumps(audit_json(profile, audits, errors, files), indent=2))
     elif any(a.connections for a in audits) or not errors:
         print(audit_text(profile, audits, files), end="")
     for error in errors:
-        sys.stderr.write(f"tcpmodel: error: {error}\n")
+        sys.stderr.write(f"tcpmodel: error: {printable(error)}\n")
+    if stopped:
+        raise Interrupted(stopped)
     if errors:
         return EXIT_INPUT
     return EXIT_VIOLATION if any(c.verdict == FAIL for a in audits for c in a.connections) else EXIT_OK
 
 
 def write_audit_ladders(audits, out: Path, spec_name: str, errors: list[str]) -> dict[tuple[int, int, int], str]:
-    """Write the ladder diagram of every FAILing side; the paths by (file, connection, side) index.
-    A diagram that cannot be written is one more error."""
+    """Write the ladder diagram of every FAILing side, all or none (``base.staging``); the paths
+    by (file, connection, side) index. Diagrams that cannot be written are one more error."""
 
-    files = {}
+    drawn = {}
     for i, (audit, stem) in enumerate(zip(audits, file_stems([a.path for a in audits]), strict=True)):
         for c, connection in enumerate(audit.connections):
             for s, side in enumerate(connection.sides):
-                if side.judgement.verdict != FAIL:
-                    continue
-                path = ladder_file(out, stem, connection, c, s)
-                try:
-                    write_atomic(path, render_side(side, ladder_subtitle(connection, c, spec_name)), "ladder diagram")
-                except InputError as exc:
-                    errors.append(str(exc))
-                    continue
-                files[i, c, s] = str(path)
+                if side.judgement.verdict == FAIL:
+                    drawn[i, c, s] = (ladder_file(Path(), stem, connection, c, s).name, side, ladder_subtitle(connection, c, spec_name))
+    if not drawn:
+        return {}
+    files = {}
+    try:
+        with Staging(out, "ladder diagrams") as stage:
+            for key, (name, side, subtitle) in drawn.items():
+                files[key] = str(stage.write(name, render_side(side, subtitle), "ladder diagram"))
+            stage.commit()
+    except InputError as exc:
+        errors.append(str(exc))
+        return {}
     return files

@@ -7,18 +7,17 @@ import sys
 import time
 from pathlib import Path
 
-from tcpmodel.cli.output import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION
+from tcpmodel.base.staging import Staging
+from tcpmodel.cli.output import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, stopped
 from tcpmodel.conformance.outcomes import Outcome, Settings
-from tcpmodel.conformance.report import conform_text
-from tcpmodel.conformance.run import ReportPlace, conform, report_command, write_report
+from tcpmodel.conformance.report import conform_text, results_by_file
+from tcpmodel.conformance.run import ConformanceRun, ReportPlace, conform, report_command, write_report
 from tcpmodel.language.spec import load_spec
 from tcpmodel.oracle.verdicts import PASS, SKIPPED
 
 
 def run(args) -> int:
     spec = load_spec(args.spec)
-    place = ReportPlace.of(Path(args.report), Path(args.out) if args.out else None) if args.report else None
-    out = place.vectors if place else Path(args.out) if args.out else Path("conformance-runs")
     interactive = sys.stderr.isatty()
     last = [0.0]
 
@@ -33,21 +32,43 @@ def run(args) -> int:
             sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
-    if place:
-        place.clear()
-    result = conform(args.stack, spec, profile=args.profile, vectors=args.vectors, settings=Settings(settle=args.settle, timeout=args.timeout),
-                     out=out, keep_all=args.keep_all, progress=progress if args.progress else None)
-    if args.progress and interactive:
-        sys.stderr.write("\r" + " " * 99 + "\r")
-    if result.interrupted:
-        if place:
-            place.clear()
-        outcomes = result.outcomes
-        sys.stdout.write(conform_text(result.stack, result.info, result.profile, outcomes, result.seconds, result.findings) if outcomes else "")
-        sys.stderr.write(f"tcpmodel: interrupted at {result.interrupted} ({len(outcomes)} of {result.selected} vectors run; no report written)\n")
-        return EXIT_INCOMPLETE
-    command = report_command(result, args.spec, args.vectors, Path(args.report)) if place else None
-    data = write_report(result, place, command, spec.name) if place and command else result.as_json()
+    def run_vectors(out: Path) -> ConformanceRun:
+        try:
+            return conform(args.stack, spec, profile=args.profile, vectors=args.vectors,
+                           settings=Settings(settle=args.settle, timeout=args.timeout),
+                           out=out, keep_all=args.keep_all, progress=progress if args.progress else None)
+        finally:
+            if args.progress and interactive:
+                sys.stderr.write("\r" + " " * 99 + "\r")
+
+    out = Path(args.out) if args.out else None
+    if not args.report:
+        result = run_vectors(out or Path("conformance-runs"))
+        return interrupted(args, result) if result.interrupted else finish(args, result, result.as_json())
+    report = Path(args.report)
+    results_by_file(report.parent)  # a JSON beside the report that the matrix cannot read fails now, not after the run
+    with Staging(report.parent, "conformance report") as stage:  # nothing is in place until the run is complete
+        place = ReportPlace.of(report, stage, out)
+        result = run_vectors(place.vectors)
+        if result.interrupted:
+            return interrupted(args, result)  # the staging is discarded
+        data = write_report(result, place, report_command(result, args.spec, args.vectors, report), spec.name)
+    return finish(args, result, data)
+
+
+def interrupted(args, result: ConformanceRun) -> int:
+    """The vectors run so far, printed; the run is cut short (exit 3), no report is written."""
+    outcomes = result.outcomes
+    cut = f"{result.interrupted}: {len(outcomes)} of {result.selected} vectors run"
+    if args.json:
+        sys.stdout.write(json.dumps({**result.as_json(), "stop_reason": cut}, indent=2) + "\n")
+    elif outcomes:
+        sys.stdout.write(conform_text(result.stack, result.info, result.profile, outcomes, result.seconds, result.findings, stopped=cut))
+    sys.stderr.write(f"tcpmodel: {stopped(result.interrupted)} ({len(outcomes)} of {result.selected} vectors run; no report written)\n")
+    return EXIT_INCOMPLETE
+
+
+def finish(args, result: ConformanceRun, data: dict) -> int:
     if args.json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:

@@ -7,12 +7,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from tcpmodel.base.errors import InputError
+from tcpmodel.base.staging import Staging
 from tcpmodel.cli.arguments import scenario_overrides, scenario_words
-from tcpmodel.cli.output import (
-    EXIT_OK,
-    write_atomic,
-)
+from tcpmodel.cli.output import EXIT_OK
 from tcpmodel.export.write import write_export
 from tcpmodel.language.spec import load_spec
 from tcpmodel.system.scenario import make_scenario
@@ -24,15 +21,9 @@ def run(args) -> int:
     scenario = make_scenario(spec, overrides)
     command = shlex.join(["tcpmodel", "export", args.spec, "--format", args.format, *scenario_words(overrides)])
     files = write_export(spec, scenario, args.format, command)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the folder: {exc.strerror or exc}", where=str(out)) from None
-    written = []
-    for name, text in files.items():
-        written.append(out / name)
-        write_atomic(written[-1], text, f"the {args.format} model")
+    with Staging(Path(args.out), f"{args.format} model") as stage:  # the model's files all or none (base.staging)
+        written = [stage.write(name, text) for name, text in files.items()]
+        stage.commit()
     if args.json:
         sys.stdout.write(json.dumps({"spec": spec.name, "format": args.format, "scenario": scenario.describe(),
                                      "files": [str(p) for p in written]}, sort_keys=True) + "\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tcpmodel.base.interrupts import INTERRUPTED, TERMINATED
 from tcpmodel.traces.trace import write_atomic as write_bytes
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -12,6 +13,12 @@ EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 def write_atomic(path: Path, text: str, what: str = "file") -> None:
     """Write a text file whole or not at all (``trace.write_atomic``); a failure is an InputError."""
     write_bytes(Path(path), text.encode("utf-8"), what)
+
+
+def stopped(reason: str) -> str:
+    """What the last line says of a run that stopped early: "interrupted ..." (Ctrl-C), "terminated
+    (SIGTERM) ...", or "stopped: <the bound reached>"."""
+    return reason if reason.startswith((INTERRUPTED, TERMINATED)) else f"stopped: {reason}"
 
 
 def progress_printer(stream):

@@ -11,6 +11,7 @@ from tcpmodel.cli.arguments import (
     _positive,
     _positive_float,
     _size,
+    _z3_seconds,
     add_scenario_arguments,
 )
 
@@ -34,7 +35,8 @@ examples:
   tcpmodel check specs/rfc9293.toml --reduce             fewer states, the same verdicts (see README)
   tcpmodel check specs/rfc9293.toml --max-memory 2G       stop (exit 3) once 2 GiB are in use
 
-exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete
+exit codes: 0 all properties hold, 1 a property is violated, 2 bad input, 3 incomplete (a bound,
+Ctrl-C or SIGTERM: what was explored is printed)
 """
 
 
@@ -88,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     prove.add_argument("--report", metavar="PATH", help="also write the Markdown report there (e.g. reports/proofs.md)")
     prove.add_argument("--witnesses", metavar="PATH", help="also write Z3's boundary witnesses there as JSON (wrap point, 2**31, window edges)")
-    prove.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S", help="Z3 time limit per check (default: %(default)s s)")
+    prove.add_argument("--timeout", type=_z3_seconds, default=10.0, metavar="S", help="Z3 time limit per check (default: %(default)s s)")
     prove.add_argument("--enable", action="append", default=[], metavar="OPTION", help="switch on a named option of the spec (repeatable)")
     vectors = _subcommand(
         commands, "vectors", "generate conformance test vectors for one endpoint from a spec", VECTORS_EPILOG,
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
             "A run of the whole system (a counterexample `tcpmodel check` writes) is judged from each of its "
             "endpoints; a run has no clock, so its timers are judged without the profile's shortest durations.",
     )
-    audit.add_argument("files", metavar="FILE", nargs="+", help="a .jsonl trace or run, or a pcap / pcapng capture")
+    audit.add_argument("files", metavar="FILE", nargs="+", help="a .jsonl trace or run, or a pcap / pcapng capture; a FIFO, or - for standard input")
     audit.add_argument("--spec", default="specs/rfc9293.toml", help="the spec to judge against (default: %(default)s)")
     audit.add_argument("--profile", default="rfc9293", help="rfc9293 (default), or a stack's: linux, pytcp, lwip, slirp, gvisor; see the README's profiles")
     audit.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -233,7 +235,8 @@ EXPERIMENT_EPILOG = """examples:
   tcpmodel experiment port-exhaustion --ports 4 --json
   tcpmodel experiment port-exhaustion --quick
 
-exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no ip command)
+exit codes: 0 measured, 2 bad input or no network namespaces here (not root, no ip command),
+3 interrupted (Ctrl-C, SIGTERM; the namespace is removed)
 """
 
 CONFORM_EPILOG = """examples:
@@ -260,18 +263,21 @@ REPORT_EPILOG = """examples:
   tcpmodel report                              reports/seed-claims.md and reports/seed-claims/ (a few minutes)
   tcpmodel report --quick --out /tmp/claims    smaller scenarios
 
-exit codes: 0 written (whatever the verdicts), 2 bad input (a spec, a missing recorded experiment)
+exit codes: 0 written (whatever the verdicts), 2 bad input (a spec, a missing recorded experiment,
+a folder that cannot be written), 3 interrupted (Ctrl-C, SIGTERM: nothing written)
 """
 
 VECTORS_EPILOG = """examples:
   tcpmodel vectors specs/rfc9293.toml --out vectors
   tcpmodel vectors specs/rfc9293.toml --out pkt --format packetdrill
 
-exit codes: 0 written, 2 bad input
+exit codes: 0 written, 2 bad input (a folder that cannot be written: nothing is), 3 interrupted
+(Ctrl-C, SIGTERM: nothing is written)
 """
 
 AUDIT_EPILOG = """examples:
   tcpmodel audit run.pcap                          every connection in a capture
+  tcpdump -w - ... | tcpmodel audit -              a capture from a pipe (read to its end)
   tcpmodel audit trace.jsonl --profile linux --json
   tcpmodel audit run.pcap --out ladders            a FAIL's ladder: ladders/run.0.client.svg
   tcpmodel audit counterexamples/no_time_wait.graceful_close.jsonl --spec specs/variants/no_time_wait.toml
@@ -279,7 +285,8 @@ AUDIT_EPILOG = """examples:
 
 exit codes: 0 no connection FAILs, 1 one does, 2 bad input (a file that cannot be read; a
 truncated capture is still judged as far as it goes, then exits 2) or a ladder diagram that
-cannot be written (after the verdicts)
+cannot be written (after the verdicts), 3 interrupted (Ctrl-C, SIGTERM: the files judged so far
+are printed, no diagram is written)
 """
 
 REPLAY_EPILOG = """examples:
@@ -300,7 +307,8 @@ EXPORT_EPILOG = """examples:
       then: cd /tmp/t && java -cp tla2tools.jar tlc2.TLC -workers auto rfc9293
   python benchmarks/spin_vs_tcpmodel.py      tcpmodel, Spin (and TLC) on three scenarios side by side
 
-exit codes: 0 written, 2 bad input (a spec, a scenario option, a folder that cannot be written)
+exit codes: 0 written, 2 bad input (a spec, a scenario option, a folder that cannot be written),
+3 interrupted (Ctrl-C, SIGTERM: nothing is written)
 """
 
 PROVE_EPILOG = """examples:
@@ -308,5 +316,6 @@ PROVE_EPILOG = """examples:
   tcpmodel prove specs/variants/naive_compare.toml     refuted: a 32-bit counterexample at the wrap
 
 exit codes: 0 every obligation proved, 1 one refuted (with a model), 2 bad input, 3 Z3 could
-not decide one within the time limit
+not decide one within the time limit, or interrupted (Ctrl-C, SIGTERM: the obligations decided so
+far are printed, no report is written)
 """

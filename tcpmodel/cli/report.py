@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from tcpmodel.base.interrupts import Interrupted, reason_of
 from tcpmodel.claims.report import build, write
 from tcpmodel.cli.output import (
     EXIT_OK,
@@ -23,8 +24,13 @@ def run(args) -> int:
 
     out = Path(args.out)
     experiments = Path(args.experiments) if args.experiments else RECORDED
-    built = build(Path(args.specs), experiments, out, args.quick, progress if args.progress else None)
-    written = write(out, built.text, built.artefacts)
+    built = None
+    try:
+        built = build(Path(args.specs), experiments, out, args.quick, progress if args.progress else None)
+        written = write(out, built.text, built.artefacts)
+    except KeyboardInterrupt as exc:  # no claim is judged on part of its evidence; the files are staged (base.staging)
+        note = "no report written" if built is None else "while the report was written: it is in place whole or not at all"
+        raise Interrupted(f"{reason_of(exc)} ({note})") from None
     if args.json:
         claims = [{"number": n, "claim": topic, "verdict": verdict} for n, topic, verdict in built.verdicts]
         sys.stdout.write(json.dumps({"claims": claims, "files": [str(p) for p in written]}, sort_keys=True) + "\n")

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tcpmodel.base.errors import InputError
-from tcpmodel.cli.output import (
-    EXIT_OK,
-    write_atomic,
-)
+from tcpmodel.base.staging import Staging
+from tcpmodel.cli.output import EXIT_OK
 from tcpmodel.language.spec import load_spec
 from tcpmodel.vectors.generation import (
     coverage_json,
@@ -24,23 +21,19 @@ def run(args) -> int:
     spec = load_spec(args.spec)
     suite = generate(spec)
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the folder: {exc.strerror or exc}", where=str(out)) from None
     left_out: dict[str, int] = {}  # reason -> vectors without a packetdrill script
-    if args.format == "jsonl":
-        written = [out / "vectors.jsonl"]
-        write_atomic(written[0], vectors_jsonl(suite))
-    else:
-        written = []
-        for vector in suite.vectors:
-            reason = not_exported(vector)
-            if reason:
-                left_out[reason] = left_out.get(reason, 0) + 1
-                continue
-            written.append(out / f"{vector.name.replace(' ', '_')}.pkt")
-            write_atomic(written[-1], script(vector, spec.constants.get("RCV.WND", 0)))
+    with Staging(out, "vectors") as stage:  # every file or none (base.staging)
+        if args.format == "jsonl":
+            written = [stage.write("vectors.jsonl", vectors_jsonl(suite))]
+        else:
+            written = []
+            for vector in suite.vectors:
+                reason = not_exported(vector)
+                if reason:
+                    left_out[reason] = left_out.get(reason, 0) + 1
+                    continue
+                written.append(stage.write(f"{vector.name.replace(' ', '_')}.pkt", script(vector, spec.constants.get("RCV.WND", 0))))
+        stage.commit()
     if args.json:
         print(json.dumps({**coverage_json(suite), "format": args.format, "files": len(written), "out": str(out),
                           **({"not_exported": left_out} if args.format == "packetdrill" else {})}, indent=2))

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.base.flags import ACK, SYN, parse_flags
+from tcpmodel.base.interrupts import reason_of
 from tcpmodel.base.seqnum import seq_add, seq_sub
 from tcpmodel.conformance.evidence import write_files
 from tcpmodel.conformance.findings import explain
@@ -186,11 +187,20 @@ def _address(endpoint: tuple) -> str:
 # ---------------------------------------------------------------- the suite, in the caller
 
 
-def select(vectors: list, selector: str | None) -> list:
-    """The vectors whose name matches ``selector``: comma-separated substrings or globs."""
-    if not selector:
-        return list(vectors)
+def selector_patterns(selector: str) -> list[str]:
+    """The substrings and globs of a ``--vectors`` selector; one that names none is an InputError."""
     patterns = [p.strip() for p in selector.split(",") if p.strip()]
+    if not patterns:
+        raise InputError(f"--vectors {selector!r} names no vector: give names or globs, comma-separated")
+    return patterns
+
+
+def select(vectors: list, selector: str | None) -> list:
+    """The vectors whose name matches ``selector``: comma-separated substrings or globs (None:
+    every vector). A selector that names nothing (``""``, ``" , "``) is an InputError, not all."""
+    if selector is None:
+        return list(vectors)
+    patterns = selector_patterns(selector)
 
     def matches(name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, p) if any(c in p for c in "*?[") else p in name for p in patterns)
@@ -205,55 +215,61 @@ def run_suite(spec, vectors: list, stack, profile, settings: Settings, out: Path
     and pcap of every vector that did not PASS (of all with ``keep_all``), and a FAIL's ladder.
 
     A vector whose run fails in the harness or the stack's process (not bad input) is an ERROR and
-    the run goes on. On Ctrl-C the outcomes so far are returned, and ``interrupted`` (a list) gets
-    the name of the vector that was cut short."""
+    the run goes on. On Ctrl-C or SIGTERM the outcomes of the vectors finished so far are returned,
+    and ``interrupted`` (a list) gets why and the vector that was cut short ("interrupted at NAME")."""
 
     outcomes: list[Outcome] = []
     window = spec.constants.get("RCV.WND", 0)
     for number, vector in enumerate(vectors, 1):
-        if progress:
-            progress(number, len(vectors), vector.name, outcomes)
-        data = vector.as_dict()
-        started = time.monotonic()
-        outcome = Outcome(vector.name, vector.role, vector.target, SKIPPED, 0.0)
-        reason = skip_reason(data)
-        if reason:
-            outcome.reason = reason
-            outcomes.append(outcome)
-            continue
         try:
-            recording = stack.run(data, settings, window)
-        except KeyboardInterrupt:
+            if progress:
+                progress(number, len(vectors), vector.name, outcomes)
+            outcome = run_vector(spec, vector, stack, profile, settings, window, out, keep_all)
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM (base.interrupts): the vectors finished so far
             if interrupted is None:
                 raise
-            interrupted.append(vector.name)
+            interrupted.append(f"{reason_of(exc)} at {vector.name}")
             return outcomes
-        except InputError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one vector's failure is its verdict, the run goes on
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            outcome.verdict, outcome.reason = ERROR, (first if isinstance(exc, StackHung) else f"{type(exc).__name__}: {first}")
-        else:
-            outcome.isn = recording.isn
-            stimuli = sum(1 for step in data["steps"] if "timeout" not in step["stimulus"])
-            recorded = sum(1 for e in recording.events if isinstance(e, CallEvent) or e.direction == "in")
-            if recording.skipped:
-                outcome.reason = recording.skipped
-            elif recorded != stimuli:  # a stack module that lost steps: its trace would prove nothing
-                outcome.verdict, outcome.reason = ERROR, f"the recording holds {recorded} of the vector's {stimuli} stimuli"
-            else:
-                trace = to_trace(spec, profile, vector, recording)
-                outcome.judged = judge_trace(spec, trace, profile)
-                outcome.verdict, outcome.reason = outcome.judged.verdict, outcome.judged.reason
-                outcome.others = {name: judge_trace(spec, trace, other).verdict for name, other in PROFILES.items() if name != profile.name}
-                if outcome.verdict == FAIL:
-                    outcome.finding = explain(getattr(stack, "FINDINGS", ()), vector.name, outcome.judged.seen)
-                    outcome.recorded = (trace, recording)
-                if keep_all or outcome.verdict != PASS:
-                    outcome.files = write_files(out, vector.name, trace, recording, outcome.judged, spec.name)
-        outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)
     return outcomes
+
+
+def run_vector(spec, vector, stack, profile, settings: Settings, window: int, out: Path, keep_all: bool) -> Outcome:
+    """One vector on ``stack``, judged, its files written (see ``run_suite``)."""
+    data = vector.as_dict()
+    started = time.monotonic()
+    outcome = Outcome(vector.name, vector.role, vector.target, SKIPPED, 0.0)
+    reason = skip_reason(data)
+    if reason:
+        outcome.reason = reason
+        return outcome
+    try:
+        recording = stack.run(data, settings, window)
+    except (InputError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one vector's failure is its verdict, the run goes on
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        outcome.verdict, outcome.reason = ERROR, (first if isinstance(exc, StackHung) else f"{type(exc).__name__}: {first}")
+    else:
+        outcome.isn = recording.isn
+        stimuli = sum(1 for step in data["steps"] if "timeout" not in step["stimulus"])
+        recorded = sum(1 for e in recording.events if isinstance(e, CallEvent) or e.direction == "in")
+        if recording.skipped:
+            outcome.reason = recording.skipped
+        elif recorded != stimuli:  # a stack module that lost steps: its trace would prove nothing
+            outcome.verdict, outcome.reason = ERROR, f"the recording holds {recorded} of the vector's {stimuli} stimuli"
+        else:
+            trace = to_trace(spec, profile, vector, recording)
+            outcome.judged = judge_trace(spec, trace, profile)
+            outcome.verdict, outcome.reason = outcome.judged.verdict, outcome.judged.reason
+            outcome.others = {name: judge_trace(spec, trace, other).verdict for name, other in PROFILES.items() if name != profile.name}
+            if outcome.verdict == FAIL:
+                outcome.finding = explain(getattr(stack, "FINDINGS", ()), vector.name, outcome.judged.seen)
+                outcome.recorded = (trace, recording)
+            if keep_all or outcome.verdict != PASS:
+                outcome.files = write_files(out, vector.name, trace, recording, outcome.judged, spec.name)
+    outcome.seconds = time.monotonic() - started
+    return outcome
 
 
 def to_trace(spec, profile, vector, recording: Recording):

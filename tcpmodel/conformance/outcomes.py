@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tcpmodel.base.errors import InputError
 from tcpmodel.conformance.findings import Finding
 from tcpmodel.oracle.judge import Judgement
 from tcpmodel.oracle.verdicts import Verdict
@@ -24,6 +25,15 @@ class Settings:
     settle: float = 0.05  # seconds collected after every stimulus, at least
     patience: float = 0.3  # longest wait for a segment the spec requires at a step
     timeout: float = 30.0  # per vector; the stack's process is killed after it
+
+    def __post_init__(self) -> None:
+        for name in ("settle", "patience", "timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SECONDS:
+                raise InputError(f"the {name} must be a number of seconds above 0 and at most {MAX_SECONDS:,}, not {value!r}")
+
+
+MAX_SECONDS = 365 * 24 * 3600  # finite, and far beyond any vector
 
 
 @dataclass

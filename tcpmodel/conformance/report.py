@@ -14,6 +14,7 @@ import json
 import shlex
 from pathlib import Path
 
+from tcpmodel.base.errors import InputError
 from tcpmodel.conformance.findings import KINDS, stale
 from tcpmodel.conformance.harness import VERDICTS
 from tcpmodel.conformance.outcomes import Outcome
@@ -61,7 +62,8 @@ def stale_findings(findings, outcomes: list[Outcome]) -> list:
 
 
 def conform_text(stack: str, info: dict, profile, outcomes: list[Outcome], seconds: float,
-                 findings=(), complete: bool = False) -> str:
+                 findings=(), complete: bool = False, stopped: str = "") -> str:
+    """What ``tcpmodel conform`` prints; ``stopped`` says why the run ended before its last vector."""
     width = max([len(o.name) for o in outcomes] + [6])
     lines = [f"stack:    {stack} ({info.get('version', '')}; kernel {info.get('kernel', '')})",
              f"profile:  {profile.name} ({profile.title})", f"{'vector':<{width}}  {'verdict':<12} {'time':>7}"]
@@ -79,7 +81,8 @@ def conform_text(stack: str, info: dict, profile, outcomes: list[Outcome], secon
             else:
                 lines.append(f"  reason:  {o.reason}")
             lines += [f"  written: {path}" for path in o.files if path.endswith(".svg")]
-    lines += ["", f"result: {len(outcomes)} vectors in {seconds:.1f} s: {totals_line(totals(outcomes))}"]
+    cut = f"INCOMPLETE ({stopped}): " if stopped else ""
+    lines += ["", f"result: {cut}{len(outcomes)} vectors in {seconds:.1f} s: {totals_line(totals(outcomes))}"]
     if any(o.verdict == FAIL for o in outcomes):
         lines.append(f"  FAILs explained: {explanations_line(outcomes)}")
     for name, counts in other_totals(outcomes).items():
@@ -230,13 +233,56 @@ def _findings_section(data: dict, links: _Links) -> list[str]:
 
 
 def load_results(directory: Path) -> list[dict]:
-    """The conform JSON of every stack reported in ``directory`` (``<stack>.json``), by name."""
-    results = []
+    """The conform JSON of every stack reported in ``directory`` (``<stack>.json``), by file name."""
+    return [data for _, data in sorted(results_by_file(directory).items())]
+
+
+def results_by_file(directory: Path) -> dict[str, dict]:
+    """File name -> the conform JSON of each stack reported in ``directory``. A JSON file that is
+    no run's (no "stack" and "vectors") is not one of them; one that cannot be read, or that lacks
+    what the matrix shows, is an InputError naming it."""
+    results = {}
     for path in sorted(directory.glob("*.json")):
-        data = json.loads(path.read_text())
-        if isinstance(data, dict) and "stack" in data and "vectors" in data:
-            results.append(data)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise InputError(f"cannot read a conformance run's JSON beside the report: {str(exc)[:200]}", where=str(path)) from None
+        if not (isinstance(data, dict) and "stack" in data and "vectors" in data):
+            continue
+        problem = _matrix_problem(data)
+        if problem:
+            raise InputError(f"not a conformance run's JSON ({problem}): remove it or run the stack's report again", where=str(path))
+        results[path.name] = data
     return results
+
+
+def _vector_row(v: object) -> bool:
+    """A vector's row of a run's JSON: its name, verdict and (for a FAIL) the finding's name."""
+    if not (isinstance(v, dict) and isinstance(v.get("vector"), str) and isinstance(v.get("verdict"), str)):
+        return False
+    finding = v.get("finding")
+    return not finding or (isinstance(finding, dict) and isinstance(finding.get("name"), str))
+
+
+def _matrix_problem(data: dict) -> str:
+    """What a run's JSON lacks of what the matrix reads, or ""."""
+    if not isinstance(data["stack"], str) or not isinstance(data.get("profile"), str):
+        return '"stack" and "profile" must be strings'
+    if not isinstance(data.get("seconds"), (int, float)) or isinstance(data.get("seconds"), bool):
+        return '"seconds" must be a number'
+    totals = data.get("totals")
+    if not isinstance(totals, dict) or not all(isinstance(n, int) for n in totals.values()):
+        return '"totals" must map verdicts to counts'
+    if not isinstance(data.get("explanations", {}), dict):
+        return '"explanations" must be an object'
+    vectors = data["vectors"]
+    if not isinstance(vectors, list) or not all(_vector_row(v) for v in vectors):
+        return '"vectors" must be a list of {"vector", "verdict"}'
+    findings = data.get("findings", [])
+    if not isinstance(findings, list) or not all(isinstance(f, dict) and {"name", "kind", "rfc", "says", "does"} <= set(f)
+                                                 and isinstance(f.get("vectors"), list) for f in findings):
+        return '"findings" must be a list of findings'
+    return ""
 
 
 def matrix_command(folder: Path) -> str:

@@ -11,23 +11,22 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.staging import Staging
 from tcpmodel.conformance.evidence import write_examples
 from tcpmodel.conformance.findings import Finding
-from tcpmodel.conformance.harness import run_suite, select
+from tcpmodel.conformance.harness import run_suite, select, selector_patterns
 from tcpmodel.conformance.outcomes import Outcome, Settings
-from tcpmodel.conformance.report import conform_json, conform_markdown, load_results, matrix_command, matrix_markdown
+from tcpmodel.conformance.report import conform_json, conform_markdown, matrix_command, matrix_markdown, results_by_file
 from tcpmodel.conformance.stacks import stack_module
 from tcpmodel.language.spec import Spec
 from tcpmodel.oracle.profiles import Profile, profile_named
 from tcpmodel.oracle.verdicts import PASS, SKIPPED, Verdict
-from tcpmodel.traces.trace import write_atomic
 from tcpmodel.vectors.generation import generate
 
 Progress = Callable[[int, int, str, list[Outcome]], None]  # (number, total, vector name, outcomes so far)
@@ -44,7 +43,7 @@ class ConformanceRun:
     findings: tuple[Finding, ...]  # the stack's findings, which explain its FAILs
     complete: bool  # every vector was selected (no --vectors) and run
     info: dict[str, object] = field(default_factory=dict)  # the stack's release and settings, and the kernel's
-    interrupted: str = ""  # the vector Ctrl-C cut short, if one was
+    interrupted: str = ""  # why and at which vector the run was cut short ("interrupted at NAME"), or ""
     selected: int = 0  # vectors selected to run
 
     @property
@@ -66,29 +65,27 @@ class ReportPlace:
     """Where a run with a report puts its files. ``report`` is ``reports/conformance/<stack>.md``;
     its ``folder`` (``reports/conformance/<stack>/``) holds each finding's example, and ``vectors``
     the files of every vector that did not PASS (``<folder>/vectors/``, which git ignores), unless
-    ``--out`` names another folder. Everything goes into ``staging`` first and is renamed into
-    place only once the run is complete, so that no folder ever holds half a report."""
+    ``--out`` names another folder. Everything is written into ``stage`` (a ``base.staging.Staging``
+    of the report's directory) and moved into place only once the run is complete: the folder
+    whole, then the report, its JSON and the matrix, so that no folder ever holds half a report."""
 
     report: Path
     folder: Path
-    staging: Path
+    stage: Staging
     vectors: Path
 
     @classmethod
-    def of(cls, report: Path, out: Path | None = None) -> ReportPlace:
+    def of(cls, report: Path, stage: Staging, out: Path | None = None) -> ReportPlace:
         folder = report.with_suffix("")
-        staging = folder.with_name(f".{folder.name}.partial")
         if out is not None and Path(os.path.abspath(out)).is_relative_to(os.path.abspath(folder)):
             raise InputError(f"--out {out} lies in the report's folder {folder}, which the report replaces")
-        return cls(report, folder, staging, out if out is not None else staging / "vectors")
-
-    def clear(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        if Path(os.path.abspath(stage.out)) != Path(os.path.abspath(report.parent)):
+            raise ValueError(f"the staging of {stage.out} is not the report's directory {report.parent}")
+        return cls(report, folder, stage, out if out is not None else stage.path(f"{folder.name}/vectors"))
 
     def moved(self, path: str) -> str:
-        """``path`` after the staging folder was renamed into the report's folder."""
-        p = Path(path)
-        return str(self.folder / p.relative_to(self.staging)) if p.is_relative_to(self.staging) else path
+        """``path`` as it will be once the staging is committed."""
+        return str(self.stage.final(path))
 
 
 def report_command(run: ConformanceRun, spec_file: str, vectors: str | None, report: Path) -> str:
@@ -102,21 +99,22 @@ def report_command(run: ConformanceRun, spec_file: str, vectors: str | None, rep
 
 
 def write_report(run: ConformanceRun, place: ReportPlace, command: str, spec_name: str) -> dict[str, object]:
-    """Write each finding's example, move the staging folder into place, then the report, its JSON
-    and the matrix of every stack's JSON beside it (each file whole or not at all). The JSON."""
-    examples = write_examples(place.staging, run.outcomes, command, spec_name)
-    shutil.rmtree(place.folder, ignore_errors=True)  # the report's own folder holds this run's files, and only them
-    if place.staging.exists():
-        place.staging.rename(place.folder)
+    """Stage each finding's example, the report, its JSON and the matrix of every stack's JSON beside
+    it (this run's in place of the stack's earlier one), then commit them all at once. The JSON."""
+    stage, folder = place.stage, place.folder.name
+    examples = write_examples(stage.mkdir(folder), run.outcomes, command, spec_name)  # replaces the folder whole
     for o in run.outcomes:
         o.files = [place.moved(path) for path in o.files]
     for example in examples.values():
         example["files"] = [place.moved(path) for path in example["files"]]
     data = run.as_json(command, str(place.report), examples)
-    write_atomic(place.report, conform_markdown(data).encode("utf-8"), "the report")
-    write_atomic(place.report.with_suffix(".json"), (json.dumps(data, indent=1) + "\n").encode("utf-8"), "the report's JSON")
-    matrix = matrix_markdown(matrix_command(place.report.parent), load_results(place.report.parent))
-    write_atomic(place.report.parent / "README.md", matrix.encode("utf-8"), "the conformance matrix")
+    # the matrix of every stack's JSON there, this run's as it will read back
+    results = {**results_by_file(place.report.parent), place.report.with_suffix(".json").name: json.loads(json.dumps(data))}
+    matrix = matrix_markdown(matrix_command(place.report.parent), [results[name] for name in sorted(results)])
+    stage.write(place.report.name, conform_markdown(data), "the report")
+    stage.write(place.report.with_suffix(".json").name, json.dumps(data, indent=1) + "\n", "the report's JSON")
+    stage.write("README.md", matrix, "the conformance matrix")
+    stage.commit()
     return data
 
 
@@ -126,8 +124,11 @@ def conform(stack: str, spec: Spec, *, profile: str | None = None, vectors: str 
     ``gvisor``), judged under ``profile`` (default: the stack's own). ``vectors`` selects vectors
     by comma-separated substrings or globs of their names. The traces, pcaps and ladders of the
     vectors that do not PASS go into ``out`` (default: a folder ``conformance-runs``). Raises
-    ``InputError`` when the stack cannot run here or nothing matches ``vectors``; Ctrl-C ends the
-    run early with ``interrupted`` set."""
+    ``InputError`` when the stack cannot run here or nothing matches ``vectors``; Ctrl-C or SIGTERM
+    while the vectors run ends the run early with ``interrupted`` set (before, while the vectors are
+    generated, it goes through)."""
+    if vectors is not None:
+        selector_patterns(vectors)  # a selector that names nothing is bad input, whatever the stack
     module = stack_module(stack)
     own_profile: str = getattr(module, "PROFILE", "rfc9293")
     judged_by = profile_named(profile or own_profile)

@@ -14,6 +14,8 @@ from typing import Any, Generic, Protocol, TypeAlias, TypeVar, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from tcpmodel.base.interrupts import INTERRUPTED, Interrupted
+
 S = TypeVar("S", bound=Hashable)  # a model's state
 S_co = TypeVar("S_co", covariant=True)
 S_contra = TypeVar("S_contra", contravariant=True)
@@ -108,6 +110,14 @@ class Exploration(Generic[S]):
     def count(self) -> int:
         return len(self.states)
 
+    def whole(self) -> Exploration[S]:
+        """This exploration, for a caller whose result is wrong unless the search was complete (the
+        vectors, the claims report): a search cut short (Ctrl-C, SIGTERM, out of memory, a bound)
+        raises ``Interrupted`` with its stop reason, so that nothing is built on part of the graph."""
+        if not self.complete:
+            raise Interrupted(self.stop_reason or INTERRUPTED)
+        return self
+
     def successors_of(self, k: int, without_tag: int = 0) -> list[int]:
         """The successors of state k; with ``without_tag``, only along edges not tagged so."""
         start, end = int(self.offsets[k]), int(self.offsets[k + 1])
@@ -133,10 +143,12 @@ class Bounds:
     search needs a few bytes per transition more (at the default scenario: 170 MB, 3.3 bytes per
     transition, on top of 648 MB)."""
 
-    def __init__(self, max_states: int | None = None, max_seconds: float | None = None, max_memory: int | None = None):
+    def __init__(self, max_states: int | None = None, max_seconds: float | None = None, max_memory: int | None = None,
+                 spent: float = 0.0):
         self.max_states = max_states
         self.max_seconds = max_seconds
         self.max_memory = max_memory
+        self.spent = spent  # seconds of ``max_seconds`` spent before the search began (loading the spec)
 
     def describe_memory(self) -> str:
         return format_bytes(self.max_memory) if self.max_memory is not None else "no bound"
@@ -144,7 +156,7 @@ class Bounds:
     def exceeded(self, seconds: float) -> str:
         """Why the search must stop after running ``seconds`` (time or memory), or ""."""
 
-        if self.max_seconds is not None and seconds > self.max_seconds:
+        if self.max_seconds is not None and self.spent + seconds > self.max_seconds:
             return f"--max-seconds {self.max_seconds:g} reached"
         if self.max_memory is not None and peak_rss() > self.max_memory:
             return f"--max-memory {self.describe_memory()} reached"

@@ -26,6 +26,7 @@ from array import array
 from collections.abc import Callable
 from typing import cast
 
+from tcpmodel.base.interrupts import reason_of
 from tcpmodel.engine.exploration import (
     Bounds,
     Exploration,
@@ -54,8 +55,9 @@ def explore(
     ``on_state(k, state)`` sees each new state once; ``on_transition(k, label, j, state,
     next_state)`` sees every transition. ``edge_tag(label)``, if given, gives each transition a
     small number kept in ``Exploration.tags`` (for example: this step is a give-up).
-    ``progress(exploration, frontier)`` is called about twice a second. A bound or Ctrl-C stops
-    the search cleanly with ``complete = False``.
+    ``progress(exploration, frontier)`` is called about twice a second. A bound, Ctrl-C, SIGTERM
+    or a time limit (``base.interrupts``) stops the search cleanly with ``complete = False`` and
+    ``stop_reason`` saying why; a caller that needs the whole graph calls ``whole()``.
     """
     bounds = bounds or Bounds()
     if hasattr(model, "expand") and on_state is None and on_transition is None and edge_tag is None:
@@ -136,8 +138,8 @@ def _explore(
                 break
         else:
             result.complete = True
-    except KeyboardInterrupt:
-        result.stop_reason = "interrupted"
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or a time limit (base.interrupts)
+        result.stop_reason = reason_of(exc)
     except MemoryError:
         result.stop_reason = "out of memory"
     result.transitions = len(targets)

@@ -23,16 +23,14 @@ batches (a batch takes well under a second).
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any, Generic, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from tcpmodel.base.interrupts import reason_of, signals_held
 from tcpmodel.engine.exploration import Bounds, Codes, Committing, Exploration, Numbering, PackedModel, Progress, S, StateList, peak_rss
 from tcpmodel.engine.inttable import StateStore, mapped, physical_memory
 
@@ -124,22 +122,6 @@ class PackedIndex(Generic[S]):
         return self.store.count
 
 
-@contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold Ctrl-C back while the explorer's arrays are being made consistent."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            raise KeyboardInterrupt
-
-
 def explore_packed(model: PackedModel[S], result: Exploration[S], bounds: Bounds, progress: Progress | None = None) -> Exploration[S]:
     """Fill ``result`` (an ``explore.Exploration``) by a batched search of ``model``."""
     started = time.monotonic()
@@ -147,7 +129,7 @@ def explore_packed(model: PackedModel[S], result: Exploration[S], bounds: Bounds
     parent, offsets, targets, tags = Growable(np.int32), Growable(np.int64), Growable(np.uint32), Growable(np.uint8)
     offsets.extend(np.zeros(1, dtype=np.int64))
     initial = list(dict.fromkeys(model.initial_codes()))
-    with deferred_interrupt():
+    with signals_held():  # the arrays are made consistent whole
         _number(model, store, np.array(initial, dtype=np.uint64), parent, np.full(len(initial), -1, dtype=np.int32))
     committing = model if isinstance(model, Committing) else None
     next_report = started + 0.5
@@ -175,7 +157,7 @@ def explore_packed(model: PackedModel[S], result: Exploration[S], bounds: Bounds
                     take = int(np.searchsorted(new_parents, head + kept))
                     new_codes, new_parents = new_codes[:take], new_parents[:take]
                     result.stop_reason = f"--max-states {bounds.max_states} reached"
-            with deferred_interrupt():
+            with signals_held():  # the arrays are made consistent whole
                 end = int(counts[:kept].sum())
                 base = store.count
                 numbers[new] = base + inverse
@@ -199,8 +181,8 @@ def explore_packed(model: PackedModel[S], result: Exploration[S], bounds: Bounds
                 next_report = now + 0.5
         else:
             result.complete = True
-    except KeyboardInterrupt:
-        result.stop_reason = "interrupted"
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or a time limit (base.interrupts)
+        result.stop_reason = reason_of(exc)
     except MemoryError:
         result.stop_reason = "out of memory"
     # States found but not expanded have no edges recorded.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import math
 import os
 import socket
 import time
@@ -78,6 +79,8 @@ def port_exhaustion(ports: int = 4, quick: bool = False, window: float | None = 
     if not 1 <= ports <= 1000:
         raise InputError(f"the number of ports must be from 1 to 1000, not {ports}")
     window = 2 * LINUX_TCP_TIMEWAIT_LEN + 10 if window is None else window
+    if not (isinstance(window, (int, float)) and math.isfinite(window) and 0 < window <= 24 * 3600):
+        raise InputError(f"the window must be a number of seconds above 0 and at most a day, not {window!r}")
     if not quick and window < LINUX_TCP_TIMEWAIT_LEN:
         raise InputError(f"the window must last at least one TIME-WAIT period ({LINUX_TCP_TIMEWAIT_LEN:g} s), not {window} s")
     settings = {

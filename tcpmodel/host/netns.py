@@ -2,7 +2,9 @@
 
 ``namespace()`` makes a fresh namespace named ``tcpmodel-<pid>-<n>`` with ``lo`` up and deletes it
 again however the block ends: normally, by an exception, by Ctrl-C (KeyboardInterrupt) or by
-SIGTERM (turned into SystemExit while the block runs, when the process has no handler of its own).
+SIGTERM (turned into SystemExit while the block runs, when the process has no handler of its own;
+the command line's raises ``base.interrupts.Interrupted``). A namespace whose process was killed
+outright (SIGKILL) is deleted by the next process's first ``namespace()`` (``sweep_stale_namespaces``).
 
 Code runs inside the namespace in a child process: a fresh interpreter (``python -c``) that
 enters the namespace with setns(2) through ctypes (Python 3.11 has no os.setns) before it does
@@ -24,6 +26,7 @@ Commands (``Namespace.run``) go through ``ip netns exec``, the ordinary tool for
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import os
@@ -39,6 +42,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.interrupts import signals_held
+from tcpmodel.base.staging import process_alive
 
 PREFIX = "tcpmodel-"
 NETNS_DIR = Path("/run/netns")
@@ -68,6 +73,35 @@ def leftover_namespaces(prefix: str = PREFIX) -> list[str]:
         return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(prefix))
     except FileNotFoundError:
         return []
+
+
+_OWNED = re.compile(re.escape(PREFIX) + r"(\d+)-\d+")
+_swept = False
+
+
+def sweep_stale_namespaces() -> list[str]:
+    """Delete the namespaces of tcpmodel processes that are no longer alive (a run killed by SIGKILL
+    cannot delete its own): every ``tcpmodel-<pid>-<n>`` whose pid does not exist. Processes still
+    inside one (a stack's child left behind) are killed first, so that its TUN device, which
+    belongs to their open files, goes with them. The names deleted, sorted."""
+    removed = []
+    for name in leftover_namespaces():
+        owner = _OWNED.fullmatch(name)
+        if owner is None or process_alive(int(owner.group(1))):
+            continue
+        for pid in _pids_in(name):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
+        if not (NETNS_DIR / name).exists():
+            removed.append(name)
+    return removed
+
+
+def _pids_in(name: str) -> list[int]:
+    """The processes whose network namespace is ``name`` (``ip netns pids``)."""
+    done = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False)
+    return [int(word) for word in done.stdout.split() if word.isdigit()]
 
 
 def own_prefix() -> str:
@@ -212,19 +246,23 @@ def child_main(fd: int) -> None:
 @contextmanager
 def namespace():
     """A fresh network namespace with ``lo`` up; deleted when the block ends, whatever happens."""
+    global _swept  # noqa: PLW0603 - once per process, before its first namespace
     reason = unavailable_reason()
     if reason:
         raise NamespaceUnavailable(reason)
+    if not _swept:
+        _swept = True
+        sweep_stale_namespaces()
     with _sigterm_raises():
         ns = None
         try:
-            with _signals_blocked():  # a signal now is delivered once ``ns`` is set
+            with signals_held():  # a signal now is delivered once ``ns`` is set
                 ns = Namespace(_create())
             _ip("-n", ns.name, "link", "set", "lo", "up")
             yield ns
         finally:
             if ns is not None:
-                with _signals_blocked():
+                with signals_held():
                     ns.stop_children()
                     _delete(ns.name)
 
@@ -249,22 +287,6 @@ def _ip(*argv: str, error=RuntimeError) -> None:
     if done.returncode != 0:
         detail = " ".join(done.stderr.split()) or f"exit code {done.returncode}"
         raise error(f"ip {' '.join(argv)}: {detail}")
-
-
-_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-@contextmanager
-def _signals_blocked():
-    """Hold SIGINT and SIGTERM back (they are delivered afterwards) so that set-up and clean-up run whole."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 _sigterm_users = 0

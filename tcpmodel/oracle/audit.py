@@ -15,7 +15,6 @@ the profile's shortest durations; runs of the spec judged are expected to PASS.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from tcpmodel.base.errors import InputError
 from tcpmodel.language.spec import Spec
@@ -25,8 +24,9 @@ from tcpmodel.oracle.verdicts import FAIL, INCONCLUSIVE, PASS, Verdict
 from tcpmodel.system.observe import incarnation_traces
 from tcpmodel.system.scenario import ENDPOINTS
 from tcpmodel.traces.capture import read_capture, to_trace
-from tcpmodel.traces.run import is_run_file, read_run
-from tcpmodel.traces.trace import Trace, read_trace
+from tcpmodel.traces.run import Run, is_run_header, parse_run_lines
+from tcpmodel.traces.source import Source, source
+from tcpmodel.traces.trace import Trace, parse_trace_lines
 
 RANK = {FAIL: 0, INCONCLUSIVE: 1, PASS: 2}
 
@@ -77,46 +77,45 @@ class FileAudit:
 
 
 def audit_file(path: str, spec: Spec, profile: Profile) -> FileAudit:
-    """Judge every connection in ``path`` (a trace or a capture). Raises InputError for a file
-    that cannot be read at all; a truncated capture comes back with ``error`` set."""
-    if _looks_like_trace(Path(path)) and is_run_file(path):
-        return _audit_run(path, spec, profile)
-    if _looks_like_trace(Path(path)):
-        trace = read_trace(path)
-        verdict = judge(spec, trace, profile)
-        endpoint = trace.header.endpoint or "endpoint under test"
-        return FileAudit(path, [ConnectionVerdict(path, endpoint, [Side(endpoint, verdict, trace)])])
-    capture = read_capture(path)
-    result = FileAudit(path, error=capture.error)
+    """Judge every connection in ``path`` (a trace, a run or a capture; a file, a FIFO, or "-" for
+    standard input: ``traces.source``). Raises InputError for a file that cannot be read at all; a
+    truncated capture comes back with ``error`` set."""
+    src = source(path, "trace or capture")
+    head = src.head(1 << 20)
+    if not head.lstrip().startswith(b"{"):
+        return _audit_capture(src, spec, profile)
+    data = src.read("trace")
+    if is_run_header(head):
+        return _audit_run(parse_run_lines(data.split(b"\n"), src.name), spec, profile)
+    trace = parse_trace_lines(data.split(b"\n"), src.name)
+    verdict = judge(spec, trace, profile)
+    endpoint = trace.header.endpoint or "endpoint under test"
+    return FileAudit(src.name, [ConnectionVerdict(src.name, endpoint, [Side(endpoint, verdict, trace)])])
+
+
+def _audit_capture(src: Source, spec: Spec, profile: Profile) -> FileAudit:
+    """Each connection of a capture, judged from both of its endpoints."""
+    capture = read_capture(src)
+    result = FileAudit(src.name, error=capture.error)
     for conn in capture.connections:
         sides = []
         for side, endpoint in enumerate((conn.client, conn.server)):
-            trace = to_trace(conn, side, spec_name=spec.name, profile=profile.name, source=path)
+            trace = to_trace(conn, side, spec_name=spec.name, profile=profile.name, source=src.name)
             sides.append(Side(endpoint, judge(spec, trace, profile, may_lose_in=True), trace))
-        result.connections.append(ConnectionVerdict(path, f"{conn.client} -> {conn.server} #{conn.incarnation}", sides))
+        result.connections.append(ConnectionVerdict(src.name, f"{conn.client} -> {conn.server} #{conn.incarnation}", sides))
     return result
 
 
-def _audit_run(path: str, spec: Spec, profile: Profile) -> FileAudit:
+def _audit_run(run: Run, spec: Spec, profile: Profile) -> FileAudit:
     """Each endpoint of a run, judged on what it observed (see the module)."""
-    run = read_run(path)
     data = run.header.scenario.get("data", 0)
     if not isinstance(data, int) or isinstance(data, bool) or data < 0:
         raise InputError(f'the scenario\'s "data" is {data!r}: it must be a number of octets', where=run.where())
     unclocked = replace(profile, min_seconds=())
-    result = FileAudit(path)
+    result = FileAudit(run.name)
     for i, name in enumerate(ENDPOINTS):
-        traces = incarnation_traces(run.steps, i, spec.name, profile.name, data=data, source=f"{path}, endpoint {name}")
+        traces = incarnation_traces(run.steps, i, spec.name, profile.name, data=data, source=f"{run.name}, endpoint {name}")
         for n, trace in enumerate(traces, 1):
             connection = f"{run.header.spec} run: {name} #{n}"
-            result.connections.append(ConnectionVerdict(path, connection, [Side(name, judge(spec, trace, unclocked), trace)]))
+            result.connections.append(ConnectionVerdict(run.name, connection, [Side(name, judge(spec, trace, unclocked), trace)]))
     return result
-
-
-def _looks_like_trace(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            start = f.read(64).lstrip()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
-    return start.startswith(b"{")

@@ -58,6 +58,7 @@ from tcpmodel.proofs.results import (
     TIMEOUT,
     UNKNOWN,
     Result,
+    check_sat,
     fresh_solver,
 )
 
@@ -114,13 +115,13 @@ def _search(facts: tuple, focus: tuple, timeout: float):
     bit-vector solver. Returns (verdict, model or None, why unknown)."""
     solver = fresh_solver(timeout)
     solver.add(*facts)
-    verdict = solver.check()
+    verdict = check_sat(solver)
     if verdict != z3.sat:
         return verdict, None, solver.reason_unknown() if verdict == z3.unknown else ""
     if focus:
         focused = fresh_solver(timeout)
         focused.add(*facts, *focus)
-        if focused.check() == z3.sat:
+        if check_sat(focused) == z3.sat:
             return verdict, focused.model(), ""
     return verdict, solver.model(), ""
 

@@ -18,8 +18,11 @@ from tcpmodel.proofs.results import PROVED, REFUTED, TIMEOUT, UNKNOWN, Result
 from tcpmodel.proofs.symbolic import run_results
 
 
-def prove(spec: Spec, options: frozenset[str] = frozenset(), timeout: float = TIMEOUT) -> list[Result]:
-    """Run every obligation for ``spec`` with ``options`` switched on, in a fixed order."""
+def prove(spec: Spec, options: frozenset[str] = frozenset(), timeout: float = TIMEOUT, into: list[Result] | None = None) -> list[Result]:
+    """Run every obligation for ``spec`` with ``options`` switched on, in a fixed order. Each
+    result is also appended to ``into`` as soon as it is decided, so that a caller that is
+    interrupted part-way (KeyboardInterrupt goes through) still has the obligations decided."""
+    results = into if into is not None else []
     claims = serial_claims()
     if "ACCEPTABLE" in spec.definitions:
         claims += acceptability_claims(spec)
@@ -28,14 +31,15 @@ def prove(spec: Spec, options: frozenset[str] = frozenset(), timeout: float = TI
     unset = unset_variables(spec, options)
     claims += [translation_claim(spec, r, unset) for r in spec.rules if r.active(options)]
     claims += absolute_claims(spec, options)
-    results = [decide(c, timeout) for c in claims]
+    for claim in claims:
+        results.append(decide(claim, timeout))
     for state in spec.states:
         for event in spec.events:
             results += guard_results(spec, options, state, event, timeout)
 
     if not options:
         results += run_results(spec, timeout)
-    return results
+    return list(results)
 
 
 def to_json(results: list[Result]) -> str:

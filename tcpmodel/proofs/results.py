@@ -41,7 +41,25 @@ class Result:
                 "detail": self.detail, "model": self.model, "witness": self.witness}
 
 
+MAX_TIMEOUT = 2**31 // 1000  # seconds: Z3 takes its time limit in milliseconds, as an unsigned int
+
+
 def fresh_solver(timeout: float) -> z3.Solver:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
+        raise ValueError(f"a Z3 time limit must be a number of seconds above 0 and at most {MAX_TIMEOUT:,}, not {timeout!r}")
     solver = z3.SolverFor("QF_BV")  # every claim is quantifier-free bit-vectors and booleans
     solver.set("timeout", max(1, int(timeout * 1000)))
     return solver
+
+
+# Z3 catches Ctrl-C itself while it solves and answers "unknown" for this reason; Python never sees it.
+INTERRUPTED_REASON = "interrupted from keyboard"
+
+
+def check_sat(solver: z3.Solver) -> z3.CheckSatResult:
+    """``solver.check()``, but Ctrl-C during it raises KeyboardInterrupt (as everywhere else)
+    instead of coming back as an "unknown" that would pass for Z3 giving up on the claim."""
+    verdict = solver.check()
+    if verdict == z3.unknown and solver.reason_unknown() == INTERRUPTED_REASON:
+        raise KeyboardInterrupt
+    return verdict

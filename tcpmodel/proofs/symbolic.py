@@ -54,6 +54,7 @@ from tcpmodel.proofs.results import (
     TIMEOUT,
     UNKNOWN,
     Result,
+    check_sat,
     fresh_solver,
 )
 
@@ -282,7 +283,7 @@ def _decide(name: str, hypotheses: list[z3.BoolRef], parts: Sequence[Part], show
     for label, formula, *why in parts:
         solver = fresh_solver(timeout)
         solver.add(*hypotheses, z3.Not(formula))
-        verdict = solver.check()
+        verdict = check_sat(solver)
         if verdict == z3.unsat:
             continue
         seconds = time.perf_counter() - start
@@ -406,11 +407,11 @@ def _model(facts: list[z3.BoolRef], preferences: list[z3.BoolRef], timeout: floa
     for preference in preferences:
         solver = fresh_solver(timeout)
         solver.add(*facts, *kept, preference)
-        if solver.check() == z3.sat:
+        if check_sat(solver) == z3.sat:
             kept.append(preference)
     solver = fresh_solver(timeout)
     solver.add(*facts, *kept)
-    return solver.model() if solver.check() == z3.sat else None
+    return solver.model() if check_sat(solver) == z3.sat else None
 
 
 def _plain_data_segment(t: _Terms, data: int) -> list:

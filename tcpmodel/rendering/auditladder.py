@@ -23,9 +23,27 @@ from tcpmodel.traces.trace import CallEvent, SegmentEvent
 END = "end of trace"
 
 
+MAX_ROWS = 300  # events drawn at most: a longer trace is drawn around its deviation
+ROWS_BEFORE = 240  # of them, before the deviation
+
+
+def window(side: Side) -> tuple[int, int]:
+    """The events drawn, ``trace.events[first:last]``: all of them, or ``MAX_ROWS`` around the
+    deviation (mostly before it: what led there), so that the diagram of a capture of millions
+    of events stays a few hundred kilobytes."""
+    n, event = len(side.trace.events), side.judgement.event
+    if n <= MAX_ROWS:
+        return 0, n
+    at = min(event, n) if side.judgement.verdict == FAIL and event is not None else 0
+    first = max(0, at - ROWS_BEFORE)
+    last = min(n, first + MAX_ROWS)
+    return max(0, last - MAX_ROWS), last
+
+
 def ladder_records(side: Side) -> tuple[dict, list[dict]]:
     """The header and step records of ``side`` for ``ladder.render_ladder``: a step per event of
-    its trace (step n is event n - 1), and a last step for a verdict about the end of the trace."""
+    its trace (step n is event n - 1) in its ``window``, and a last step for a verdict about the
+    end of the trace."""
     trace, verdict = side.trace, side.judgement
     header = {
         "type": "header",
@@ -36,9 +54,13 @@ def ladder_records(side: Side) -> tuple[dict, list[dict]]:
     }
     if verdict.verdict == FAIL:
         header["deviation"] = verdict.reason
-    steps = [event_record(n, event) for n, event in enumerate(trace.events, 1)]
-    if verdict.event is not None and verdict.event >= len(trace.events):
-        steps.append({"type": "step", "index": len(steps) + 1, "actor": "A", "event": END})
+    first, last = window(side)
+    steps = [event_record(n, event) for n, event in enumerate(trace.events[first:last], first + 1)]
+    if first or last < len(trace.events):
+        for step in steps:
+            step["number"] = step["index"]
+    if last == len(trace.events) and verdict.event is not None and verdict.event >= len(trace.events):
+        steps.append({"type": "step", "index": last + 1, "actor": "A", "event": END, **({"number": last + 1} if first else {})})
     return header, steps
 
 
@@ -56,17 +78,22 @@ def event_record(index: int, event: SegmentEvent | CallEvent) -> dict:
 
 
 def mark(side: Side) -> tuple[int | None, str | None]:
-    """The row of a FAIL's event and the note under the diagram: what was seen, what was allowed."""
+    """The row of a FAIL's event and the note under the diagram: what was seen, what was allowed
+    (and which events are drawn, when not all of them are)."""
     verdict, events = side.judgement, side.trace.events
     if verdict.verdict != FAIL or verdict.event is None:
         return None, None
-    row = verdict.event + 1
+    first, last = window(side)
+    row = verdict.event + 1 - first
     if verdict.event < len(events):
         where = f"event {verdict.event} (row {row}, {seconds(events[verdict.event].t)} s)"
     else:
         where = f"the end of the trace (event {verdict.event}, row {row})"
     lines = [f"deviation at {where}: seen {verdict.seen}", f"allowed: {'; '.join(verdict.allowed)}"]
     lines += [f"by: {rfc}" for rfc in verdict.rfc]
+    if first or last < len(events):
+        lines.append(f"drawn: events {first} to {last - 1} of the {len(events):,} in the trace; "
+                     f"{first:,} before and {len(events) - last:,} after are left out")
     return row, "\n".join(lines)
 
 
@@ -97,7 +124,7 @@ def file_stems(paths: list[str]) -> list[str]:
     taken: set[str] = set()
     stems = []
     for path in paths:
-        stem = Path(path).stem or "audit"
+        stem = Path(path).stem.strip("<>") or "audit"  # <stdin>: stdin
         name, n = stem, 1
         while name in taken:
             n += 1

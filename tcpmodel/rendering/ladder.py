@@ -13,7 +13,8 @@ Observed runs (``auditladder``, an audited trace) use three optional fields as w
 ``t`` (seconds, written beside its number), a step's ``across`` (segments drawn straight across
 its row: an observation shows when a segment passed, not how long it travelled), the header's
 ``names`` (what the timelines are called instead of A and B) and its ``subtitle`` (in place of
-its ``rfc``, which a counterexample's subtitle is). ``mark_note`` is text written
+its ``rfc``, which a counterexample's subtitle is), and a step's ``number`` (the number written
+beside its row, when the rows drawn are a window of a longer run). ``mark_note`` is text written
 under the diagram for the marked row, such as what was seen there and what was allowed.
 """
 
@@ -218,7 +219,7 @@ def draw_heading(title: str, rfc: str | None, bottom: int, names: dict) -> list[
 def draw_step(row: int, step: dict, before: dict, after: dict) -> list[str]:
     """The step number and time, the note of a call or timer, a network event and any state changes."""
     y = row_y(row)
-    parts = [f'<text class="step" x="{GUTTER - 8}" y="{y + 4}" text-anchor="end">{row}</text>']
+    parts = [f'<text class="step" x="{GUTTER - 8}" y="{y + 4}" text-anchor="end">{step.get("number", row)}</text>']
     if isinstance(step.get("t"), (int, float)):
         parts.append(f'<text class="time" x="{GUTTER}" y="{y + 4}">{seconds(step["t"])} s</text>')
     actor, event = step.get("actor"), step.get("event")

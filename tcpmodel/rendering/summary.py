@@ -76,6 +76,9 @@ def verdict_line(result: CheckResult) -> str:
         return f"result: VIOLATED: {names}"
     if not result.exploration.complete:
         return f"result: INCOMPLETE: no violation found in the {result.exploration.count:,} states explored ({result.exploration.stop_reason})"
+    if not result.complete:
+        undecided = ", ".join(p.prop.name for p in result.properties if p.holds is None)
+        return f"result: INCOMPLETE: the search was complete and no property is violated; not decided: {undecided} ({result.stop_reason})"
     return f"result: all {len(result.properties)} properties hold"
 
 
@@ -88,8 +91,9 @@ def to_json(result: CheckResult, files: dict[str, list[str]] | None = None) -> d
         "states": ex.count,
         "transitions": ex.transitions,
         "depth": ex.depth,
-        "complete": ex.complete,
-        "stop_reason": ex.stop_reason or None,
+        "complete": result.complete,  # the search was complete and every property decided
+        "search_complete": ex.complete,
+        "stop_reason": result.stop_reason or None,
         "seconds": round(ex.seconds, 3),
         "reduction": "merge_causes" if result.reduced else None,
         "unreduced": None if result.reduced else {"states": ex.count, "transitions": ex.transitions},
@@ -147,7 +151,8 @@ def near_wrap(value) -> str:
     return str(value)
 
 
-def proof_text(spec, results, report: str | None = None) -> str:
+def proof_text(spec, results, report: str | None = None, stopped: str = "") -> str:
+    """The obligations decided; ``stopped`` says why the run ended before deciding every one."""
     counts = {s: sum(r.status == s for r in results) for s in ProofStatus}
     failing = [r for r in results if not r.ok]
     witnessed = [r for r in results if r.ok and r.witness]
@@ -166,7 +171,10 @@ def proof_text(spec, results, report: str | None = None) -> str:
     if report:
         lines.append(f"report:      {report}")
     lines.append("")
-    if failing:
+    if stopped:
+        met = f"; not met so far: {', '.join(r.name for r in failing)}" if failing else ""
+        lines.append(f"result: INCOMPLETE: {stopped} after {len(results)} obligations{met}")
+    elif failing:
         lines.append(f"result: {len(failing)} obligation{'s' if len(failing) != 1 else ''} not met: " + ", ".join(r.name for r in failing))
     else:
         lines.append(f"result: all {len(results)} obligations proved")

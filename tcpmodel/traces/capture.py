@@ -19,6 +19,8 @@ otherwise the sender of the first segment, and ``saw_open`` is false.
 
 from __future__ import annotations
 
+import io
+import os
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -35,6 +37,7 @@ from tcpmodel.traces.packets import (
     decode_frame,
 )
 from tcpmodel.traces.pcap import MAX_FRAME
+from tcpmodel.traces.source import Source, source
 from tcpmodel.traces.trace import Header, SegmentEvent, Trace
 
 MAX_BLOCK = 1 << 24  # a longer pcapng block or pcap record is taken as corruption
@@ -93,14 +96,17 @@ class _Corrupt(Exception):
 # ------------------------------------------------------------ reading
 
 
-def read_capture(path) -> Capture:
-    """Read the TCP connections of a pcap or pcapng file; see the module docstring."""
-    name = str(path)
+def read_capture(path: str | os.PathLike[str] | Source) -> Capture:
+    """Read the TCP connections of a pcap or pcapng file (or a stream: ``source``); see the module docstring."""
+    src = path if isinstance(path, Source) else source(path, "capture")
+    if src.data is not None:
+        return _read(io.BytesIO(src.data), src.name)
+    assert src.path is not None  # a Source holds a path or its data
     try:
-        with open(path, "rb") as f:
-            return _read(f, name)
+        with open(src.path, "rb") as f:
+            return _read(f, src.name)
     except OSError as exc:
-        raise InputError(f"cannot read capture: {exc.strerror or exc}", where=name) from None
+        raise InputError(f"cannot read capture: {exc.strerror or exc}", where=src.name) from None
 
 
 def _read(f, name: str) -> Capture:

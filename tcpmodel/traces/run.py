@@ -29,6 +29,7 @@ from typing import Any
 
 from tcpmodel.base.errors import InputError, did_you_mean
 from tcpmodel.base.seqnum import MODULUS
+from tcpmodel.traces.source import source
 from tcpmodel.traces.trace import (
     CALLS,
     FORMAT,
@@ -101,25 +102,22 @@ class Run:
 
 def is_run_file(path) -> bool:
     """Whether ``path`` begins with the header of a run (and not of one endpoint's trace)."""
+    return is_run_header(source(path).head(1 << 20))
+
+
+def is_run_header(head: bytes) -> bool:
+    """Whether ``head`` (the start of a file) begins with the header of a run."""
+    first = head.split(b"\n", 1)[0]
     try:
-        with Path(path).open("rb") as f:
-            first = f.readline(1 << 20)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
-    try:
-        return header_kind(json.loads(first)) == "run"
+        return header_kind(_json_object(first.decode("utf-8"))) == "run"
     except (ValueError, TypeError, AttributeError, RecursionError, _Bad):
         return False  # not a header line: the trace reader says what is wrong with it
 
 
 def read_run(path) -> Run:
-    """Read and check a run file; bad input raises InputError at "FILE:LINE"."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read run: {exc.strerror or exc}", where=str(path)) from None
-    return parse_run_lines(data.split(b"\n"), str(path))
+    """Read and check a run file (or a stream: ``source``); bad input raises InputError at "FILE:LINE"."""
+    src = source(path, "run")
+    return parse_run_lines(src.read("run").split(b"\n"), src.name)
 
 
 def parse_run_lines(lines, name: str = "<run>") -> Run:

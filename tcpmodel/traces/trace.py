@@ -23,6 +23,7 @@ import json
 import math
 import os
 import tempfile
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from tcpmodel.base.errors import InputError, did_you_mean
 from tcpmodel.base.flags import FLAG_ORDER, flag_text, parse_flags
 from tcpmodel.base.seqnum import MODULUS
 from tcpmodel.base.version import __version__
+from tcpmodel.traces.source import source
 
 FORMAT = 1
 TOOL = f"tcpmodel {__version__}"
@@ -106,13 +108,9 @@ def _flags(text: str) -> int:
 
 
 def read_trace(path: str | Path) -> Trace:
-    """Read and validate a trace file; bad input raises InputError at "FILE:LINE"."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read trace: {exc.strerror or exc}", where=str(path)) from None
-    return parse_trace_lines(data.split(b"\n"), str(path))
+    """Read and validate a trace file (or a stream: ``source``); bad input raises InputError at "FILE:LINE"."""
+    src = source(path, "trace")
+    return parse_trace_lines(src.read("trace").split(b"\n"), src.name)
 
 
 def parse_trace_lines(lines: Iterable[str | bytes], name: str = "<trace>") -> Trace:
@@ -147,11 +145,13 @@ def parse_trace_lines(lines: Iterable[str | bytes], name: str = "<trace>") -> Tr
 
 def _json_object(text: str) -> dict[str, Any]:
     try:
-        record = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        record = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise _Bad(f"bad JSON: {exc.msg} (column {exc.colno})") from None
     except RecursionError:
         raise _Bad("bad JSON: nested too deeply") from None
+    except ValueError as exc:  # anything else json or int() refuses
+        raise _Bad(f"bad JSON: {str(exc)[:100]}") from None
     if not isinstance(record, dict):
         raise _Bad(f"expected a JSON object, not {_type_name(record)}")
     return record
@@ -168,6 +168,17 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(word: str) -> NoReturn:
     raise _Bad(f"bad JSON: {word} is not a number")
+
+
+MAX_DIGITS = 1000  # far more than any number a trace holds (sequence numbers: 10 digits), and quick to read
+
+
+def _bounded_int(text: str) -> int:
+    """A JSON integer, refused when longer than ``MAX_DIGITS`` (Python would take seconds over a
+    million digits, and refuses more than 4,300)."""
+    if len(text) > MAX_DIGITS:
+        raise _Bad(f"bad JSON: a number of {len(text.lstrip('-')):,} digits (at most {MAX_DIGITS})")
+    return int(text)
 
 
 def header_kind(record: dict[str, Any]) -> str:
@@ -242,6 +253,8 @@ def _string(record: dict[str, Any], key: str) -> str:
     value = _present(record, key)
     if not isinstance(value, str):
         raise _Bad(f'"{key}" must be a string, not {_type_name(value)}')
+    if any(unicodedata.category(c) == "Cc" for c in value):  # they would reach terminals and reports as they are
+        raise _Bad(f'"{key}" holds a control character: {value[:60]!r}')
     return value
 
 
@@ -251,8 +264,14 @@ def _integer(record: dict[str, Any], key: str, maximum: int | None = None) -> in
         raise _Bad(f'"{key}" must be an integer, not {_type_name(value)}')
     if value < 0 or (maximum is not None and value > maximum):
         bound = f"0..{maximum}" if maximum is not None else ">= 0"
-        raise _Bad(f'"{key}" is {value}: it must be {bound}')
+        raise _Bad(f'"{key}" is {_shown(value)}: it must be {bound}')
     return value
+
+
+def _shown(value: object) -> str:
+    """A number as an error message quotes it: a long one shortened."""
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text):,} characters)"
 
 
 def _time(record: dict[str, Any]) -> float:
@@ -264,7 +283,7 @@ def _time(record: dict[str, Any]) -> float:
     except OverflowError:
         seconds = math.inf
     if not math.isfinite(seconds) or seconds < 0:
-        raise _Bad(f'"t" is {value}: it must be a finite number of seconds >= 0')
+        raise _Bad(f'"t" is {_shown(value)}: it must be a finite number of seconds >= 0')
     return seconds
 
 

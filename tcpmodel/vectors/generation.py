@@ -193,7 +193,7 @@ def _role_vectors(spec: Spec, role: str, reached: set[str], progress: Progress |
             if label.actor == 0 and label.kind in ("call", "segment", "timer") and label.rule not in found_rule:
                 found_rule[label.rule] = (k, label)
 
-        ex = explore(model, on_state=on_state, on_transition=on_transition, progress=progress)
+        ex = explore(model, on_state=on_state, on_transition=on_transition, progress=progress).whole()  # no vectors from part of it
         for rule, (k, label) in found_rule.items():
             first_rule.setdefault(rule, (ex, k, label))
         for state, k in found_state.items():
