@@ -163,3 +163,19 @@ def test_every_spec_named_in_a_run_is_loaded(counterexamples, tmp_path, capsys):
     assert "the run's spec cannot be loaded (give one with --spec)" in capsys.readouterr().err
     assert main(["replay", str(path), "--spec", str(VARIANTS / "fixed_isn.toml")]) == 0
     assert load_spec(VARIANTS / "fixed_isn.toml").name == header["spec"]
+
+
+KEPT_RUNS = sorted(p for p in (REFERENCE.parent.parent / "reports" / "seed-claims").glob("*.jsonl")
+                   if json.loads(p.read_text().split("\n", 1)[0]).get("property"))
+
+
+@pytest.mark.parametrize("path", KEPT_RUNS, ids=lambda p: p.name)
+def test_the_reports_counterexamples_replay(path, capsys, monkeypatch):
+    """The counterexamples tcpmodel report keeps (their headers also name that command) replay."""
+    monkeypatch.chdir(REFERENCE.parent.parent)
+    assert main(["replay", str(path)]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.rstrip().endswith("result: reproduced")
+
+
+def test_there_are_kept_counterexamples():
+    assert len(KEPT_RUNS) >= 4

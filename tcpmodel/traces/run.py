@@ -50,7 +50,7 @@ ENDPOINT_NAMES = ("A", "B")
 NETWORK = "network"
 NETWORK_EVENTS = ("lose", "duplicate", "tick")
 RUN_HEADER_KEYS = ("tcpmodel_trace", "kind", "spec", "profile", "tool", "spec_file", "scenario", "property", "rfc", "violation",
-                   "cycle_start")
+                   "cycle_start", "command")  # "command": the command that wrote a run kept as evidence (tcpmodel report)
 STEP_KEYS = ("type", "index", "actor", "event", "rule", "rfc", "state_before", "state_after", "changed", "sent", "dropped",
              "received", "segment", "states")
 SEGMENT_KEYS = ("from", "to", "flags", "seq", "ack", "len", "win", "incarnation", "age", "absolute_seq")
@@ -156,6 +156,8 @@ def _run_header(record: dict) -> RunHeader:
     if not isinstance(scenario, dict):
         raise _Bad(f'"scenario" must be an object, not {_type_name(scenario)}')
     optional = {key: _string(record, key) for key in ("property", "rfc", "violation") if record.get(key) is not None}
+    if "command" in record:
+        _string(record, "command")
     cycle_start = record.get("cycle_start")
     if cycle_start is not None:
         cycle_start = _integer(record, "cycle_start")
