@@ -27,6 +27,8 @@ def _escape(m: re.Match[str]) -> str:
     for ch in m.group(0):
         if unicodedata.category(ch) not in _UNPRINTABLE_CATEGORIES:
             out.append(ch)
+        elif ch in _SHORT:
+            out.append(_SHORT[ch])
         elif ord(ch) < 0x100:
             out.append(f"\\x{ord(ch):02x}")
         elif ord(ch) < 0x10000:
@@ -36,6 +38,7 @@ def _escape(m: re.Match[str]) -> str:
     return "".join(out)
 
 
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}  # as Python writes them
 _SAFE_ONLY = re.compile(r"[ -~]*")  # plain printable ASCII: the common case, left alone at once
 _SAFE = re.compile(r"[^ -~]+")
 
