@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tcpmodel.base.errors import InputError
+from tcpmodel.base.files import plain_file_name
 from tcpmodel.base.interrupts import signals_held
 
 PREFIX = ".tcpmodel-staging-"
@@ -102,6 +103,8 @@ class Staging:
         relative = Path(name)
         if relative.is_absolute() or ".." in relative.parts or not relative.parts:  # a guard: callers derive safe names
             raise InputError(f"{name!r} is not a file name inside the folder", where=str(self.out))
+        for part in relative.parts:
+            plain_file_name(part)  # each part a plain file name (base.files), or an InputError
         top = relative.parts[0]
         self._entries.setdefault(top, len(relative.parts) > 1)
         if len(relative.parts) > 1:

@@ -14,7 +14,7 @@ from tcpmodel.vectors.generation import (
     generate,
     vectors_jsonl,
 )
-from tcpmodel.vectors.packetdrill import not_exported, script
+from tcpmodel.vectors.packetdrill import not_exported, script, script_name
 
 
 def run(args) -> int:
@@ -32,7 +32,7 @@ def run(args) -> int:
                 if reason:
                     left_out[reason] = left_out.get(reason, 0) + 1
                     continue
-                written.append(stage.write(f"{vector.name.replace(' ', '_')}.pkt", script(vector, spec.constants.get("RCV.WND", 0))))
+                written.append(stage.write(script_name(vector), script(vector, spec.constants.get("RCV.WND", 0))))
         stage.commit()
     if args.json:
         print(json.dumps({**coverage_json(suite), "format": args.format, "files": len(written), "out": str(out),
